@@ -53,6 +53,7 @@
   X(CHANNEL_REKEY_REQUIRED, 314, "the key's record or time budget is spent and no rekey came") \
   X(CHANNEL_BAD_TENSOR, 315, "a tensor frame is malformed")                                    \
   X(CHANNEL_PEER_CLOSED, 316, "the peer closed the channel with a close record")               \
+  X(CHANNEL_WEAK_KEY, 317, "the peer's ephemeral key is low-order (all-zero shared secret)")  \
   /* 400-499: attestation */                                                                   \
   X(ATTEST_BAD_FORMAT, 400, "evidence is not well-formed for its platform")                    \
   X(ATTEST_BAD_ALG, 401, "evidence uses an algorithm other than the platform's")               \
@@ -91,4 +92,5 @@
   X(RECEIPT_INVALID, 900, "a receipt failed verification")                                     \
   /* 1000-1099: simulator and scenarios */                                                     \
   X(SIM_SCENARIO_INVALID, 1000, "a scenario file is invalid")                                  \
-  X(SIM_INVARIANT_VIOLATED, 1001, "a simulation invariant was violated")
+  X(SIM_INVARIANT_VIOLATED, 1001, "a simulation invariant was violated")                       \
+  X(SIM_LIMIT_EXCEEDED, 1002, "the simulation hit its event or virtual-time limit (livelock?)")

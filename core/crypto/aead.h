@@ -40,4 +40,11 @@ class ChaCha20Poly1305 {
   EVP_CIPHER_CTX* dec_ = nullptr;
 };
 
+// The same AEAD through libsodium (one call, key schedule included), for benchmark comparison
+// and as an independent implementation in tests. Same contracts as the member functions.
+Status sodium_chacha20poly1305_seal_in_place(ByteSpan key, ByteSpan nonce, ByteSpan aad,
+                                             MutableByteSpan data, MutableByteSpan tag);
+Status sodium_chacha20poly1305_open_in_place(ByteSpan key, ByteSpan nonce, ByteSpan aad,
+                                             MutableByteSpan data, ByteSpan tag);
+
 }  // namespace cpipe::crypto

@@ -5,6 +5,7 @@
 
 #include "core/base/bytes.h"
 #include "core/base/status.h"
+#include "core/runtime/random.h"
 
 namespace cpipe::crypto {
 
@@ -21,5 +22,14 @@ Status ecdsa_verify(EcCurve curve, ByteSpan public_key, ByteSpan message, ByteSp
 // Same, for a precomputed digest (SEV-SNP signs SHA-384 of the report body).
 Status ecdsa_verify_digest(EcCurve curve, ByteSpan public_key, ByteSpan digest, ByteSpan signature,
                            SigFormat format);
+
+inline constexpr size_t kP384ScalarSize = 48;
+
+// P-384 signing for the simulated NSM (never for hardware paths): ECDSA over SHA-384 of
+// `message` with a nonce drawn from `random`, so simulated runs are reproducible. private_key
+// is the 48-byte big-endian scalar d (CRYPTO_BAD_KEY unless 1 <= d < n). Returns r||s (P1363).
+Result<Bytes> ecdsa_p384_sign(ByteSpan private_key, ByteSpan message, runtime::Random& random);
+// The uncompressed point 0x04||X||Y of the same private scalar.
+Result<Bytes> ecdsa_p384_public_key(ByteSpan private_key);
 
 }  // namespace cpipe::crypto
