@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs the tokenizer oracle (npm gpt-3-encoder 1.1.4) into BUILD_DIR/npm-oracle, where
 # tests/tokenizer finds it. Idempotent and quiet: when the pinned version is already there it
-# prints one line and touches nothing. Usage: ci/install-npm-oracle.sh BUILD_DIR
+# prints one line and touches nothing. Usage: ci/install-npm-oracle.sh [BUILD_DIR]
+# (default: $BUILD_DIR or build/, as ci/build.sh; relative paths are from the repo root).
 # Outside CI (CI != true) a failed install (no network, no npm) is a warning, not an error, so
 # that the oracle test can skip with a message; under CI it fails.
 set -euo pipefail
 
 VERSION=1.1.4
-build_dir="${1:?usage: install-npm-oracle.sh BUILD_DIR}"
+cd "$(dirname "$0")/.."
+build_dir="${1:-${BUILD_DIR:-build}}"
 prefix="${build_dir}/npm-oracle"
 pkg_json="${prefix}/node_modules/gpt-3-encoder/package.json"
 

@@ -87,7 +87,7 @@ class EventLoop final : public runtime::Executor, public runtime::Clock {
 
   KeepAlive keep_alive() { return boost::asio::make_work_guard(io_); }
   // True on the thread currently running this loop.
-  bool in_loop_thread() const { return io_.get_executor().running_in_this_thread(); }
+  bool in_loop_thread() { return io_.get_executor().running_in_this_thread(); }
   boost::asio::io_context& io_context() { return io_; }
 
  private:

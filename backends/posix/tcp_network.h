@@ -5,12 +5,12 @@
 //  - connect timeout covers name resolution and every address tried; kNoTimeout (0) = none.
 //  - an operation started after the local close() gets TRANSPORT_CLOSED; one pending at close()
 //    gets CANCELLED.
-//  - read_some on an empty buffer is INVALID_ARGUMENT; a second concurrent read (or write) is
-//    FAILED_PRECONDITION.
+//  - read_some on an empty buffer returns 0 at once; a second concurrent read (or write) is
+//    FAILED_PRECONDITION (both as in the simulated network).
 //  - a read timeout never consumes data: reads wait for readability and then read without
 //    blocking, so a timed-out read leaves the stream exactly as it was.
-//  - close() half-closes, discards unread input (so the peer sees EOF rather than a reset when
-//    it sent data we never read), then closes.
+//  - close() sends FIN before closing, so the peer reads EOF even when the close also resets
+//    the connection (Linux resets when unread input is discarded; FIN-then-RST reads as EOF).
 //  - a Listener reports the host it was asked for with the real port (port 0 = OS picks).
 //  - VSock: port 0 cannot be listened on (the kernel picks 32-bit ports; Endpoint ports are
 //    16-bit), so it is NOT_SUPPORTED; NOT_SUPPORTED too when the kernel lacks AF_VSOCK.

@@ -97,6 +97,7 @@ class SimWorld final : public runtime::Executor {
   // A named child of the root stream, registered so that unseed() accounts for its draws.
   SimRandom& fork_random(std::string label);
   TraceRecorder& trace() { return trace_; }
+  const TraceRecorder& trace() const { return trace_; }
   std::string trace_hash() const { return trace_.trace_hash(); }
   // FoundationDB's "unseed": folds how many bytes every registered stream drew into the root
   // stream, then makes one final draw from it. Two runs with the same seed that consumed
@@ -131,6 +132,7 @@ class SimWorld final : public runtime::Executor {
   void run_one();
 
   WorldOptions options_;
+  bool shutting_down_ = false;
   runtime::MonoTime now_{0};
   uint64_t next_seq_ = 1;
   uint64_t events_run_ = 0;

@@ -1,7 +1,11 @@
 // Canonical encoding of trace entries into the running hash: kind byte, time, then each field
-// as u64 length + bytes (little-endian), so no two different entry sequences encode alike.
+// as u64 length + bytes (little-endian), so no two different entry sequences encode alike. A
+// delivery's payload is its last field: its length is in the header, its bytes follow.
 #include "backends/simulated/trace.h"
 
+#include <openssl/evp.h>
+
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 
 namespace cpipe::sim {
@@ -28,32 +32,48 @@ std::string TraceRecord::to_json() const {
   return j.dump();
 }
 
-TraceRecorder::TraceRecorder() {
-  if (sodium_init() < 0) std::abort();
-  crypto_hash_sha256_init(&state_);
-  field(std::string_view("cpipe.sim.trace.v1"));
+std::function<void(const TraceRecord&)> TraceRecorder::jsonl_writer(std::ostream& out) {
+  return [&out](const TraceRecord& r) { out << r.to_json() << '\n'; };
 }
+
+namespace {
+EVP_MD_CTX* evp(void* p) { return static_cast<EVP_MD_CTX*>(p); }
+}  // namespace
+
+void TraceRecorder::CtxDeleter::operator()(void* ctx) const { EVP_MD_CTX_free(evp(ctx)); }
+
+TraceRecorder::TraceRecorder() : ctx_(EVP_MD_CTX_new()) {
+  // Without a working SHA-256 no run can be checked; there is nothing sane to continue with.
+  if (!ctx_ || EVP_DigestInit_ex(evp(ctx_.get()), EVP_sha256(), nullptr) != 1) std::abort();
+  header_.reserve(256);
+  field(std::string_view("cpipe.sim.trace.v1"));
+  finish();
+}
+
+TraceRecorder::~TraceRecorder() = default;
 
 void TraceRecorder::u64(uint64_t v) {
   uint8_t b[8];
   store_u64_le(b, v);
-  crypto_hash_sha256_update(&state_, b, sizeof b);
-}
-
-void TraceRecorder::field(ByteSpan b) {
-  u64(b.size());
-  crypto_hash_sha256_update(&state_, b.data(), b.size());
+  header_.insert(header_.end(), b, b + 8);
 }
 
 void TraceRecorder::field(std::string_view s) {
-  field(ByteSpan(reinterpret_cast<const uint8_t*>(s.data()), s.size()));
+  u64(s.size());
+  header_.insert(header_.end(), s.begin(), s.end());
 }
 
 void TraceRecorder::begin(TraceKind kind, runtime::MonoTime t) {
-  uint8_t k = uint8_t(kind);
-  crypto_hash_sha256_update(&state_, &k, 1);
+  header_.clear();
+  header_.push_back(uint8_t(kind));
   u64(uint64_t(t.ns));
   ++entries_;
+}
+
+void TraceRecorder::finish(ByteSpan payload) {
+  EVP_DigestUpdate(evp(ctx_.get()), header_.data(), header_.size());
+  if (!payload.empty()) EVP_DigestUpdate(evp(ctx_.get()), payload.data(), payload.size());
+  header_.clear();
 }
 
 void TraceRecorder::emit(TraceRecord rec) {
@@ -66,7 +86,8 @@ void TraceRecorder::record_delivery(runtime::MonoTime t, std::string_view from,
   begin(TraceKind::kDeliver, t);
   field(from);
   field(to);
-  field(bytes);
+  u64(bytes.size());
+  finish(bytes);
   if (wants_records()) {
     emit({t.ns, TraceKind::kDeliver, std::string(from), std::string(to), "", bytes.size()});
   }
@@ -78,6 +99,7 @@ void TraceRecorder::record_control(runtime::MonoTime t, std::string_view from,
   field(from);
   field(to);
   field(what);
+  finish();
   if (wants_records()) {
     emit({t.ns, TraceKind::kControl, std::string(from), std::string(to), std::string(what), 0});
   }
@@ -87,6 +109,7 @@ void TraceRecorder::record_timer(runtime::MonoTime t, std::string_view node, uin
   begin(TraceKind::kTimer, t);
   field(node);
   u64(timer_id);
+  finish();
   if (wants_records()) {
     emit({t.ns, TraceKind::kTimer, std::string(node), "", std::to_string(timer_id), 0});
   }
@@ -97,6 +120,7 @@ void TraceRecorder::record_fault(runtime::MonoTime t, std::string_view fault,
   begin(TraceKind::kFault, t);
   field(fault);
   field(detail);
+  finish();
   if (wants_records()) {
     emit({t.ns, TraceKind::kFault, "", "", std::string(fault) + " " + std::string(detail), 0});
   }
@@ -113,14 +137,19 @@ void TraceRecorder::record_event(runtime::MonoTime t, std::string_view node, con
     field(f.key);
     field(f.value);
   }
+  finish();
   if (wants_records()) emit({t.ns, TraceKind::kEvent, std::string(node), "", event.to_text(), 0});
 }
 
 std::string TraceRecorder::trace_hash() const {
-  crypto_hash_sha256_state copy = state_;
-  uint8_t out[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256_final(&copy, out);
-  return hex_encode(ByteSpan(out, sizeof out));
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> copy(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  uint8_t out[32];
+  unsigned int len = 0;
+  if (!copy || EVP_MD_CTX_copy_ex(copy.get(), evp(ctx_.get())) != 1 ||
+      EVP_DigestFinal_ex(copy.get(), out, &len) != 1) {
+    std::abort();
+  }
+  return hex_encode(ByteSpan(out, len));
 }
 
 }  // namespace cpipe::sim

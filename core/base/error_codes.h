@@ -88,6 +88,16 @@
   /* 800-899: keys and model delivery */                                                       \
   X(KEYS_ACCESS_DENIED, 800, "the key service denied the key release")                         \
   X(KEYS_SEALED_MODEL_INVALID, 801, "a sealed model chunk or header failed verification")      \
+  X(KEYS_CHUNK_AUTH_FAILED, 802, "a sealed model chunk failed authentication (tampered, moved, spliced)") \
+  X(KEYS_TRUNCATED, 803, "a sealed model ended before its last chunk")                         \
+  X(KEYS_TRAILING_DATA, 804, "a sealed model has bytes or chunks after its last chunk")        \
+  X(KEYS_MANIFEST_MISMATCH, 805, "sealed model contents differ from its manifest (names/sizes/hashes)") \
+  X(KEYS_UNWRAP_FAILED, 806, "the wrapped data key did not unwrap (wrong key, or tampered)")     \
+  X(KEYS_THROTTLED, 807, "the key service throttled the request; retry with backoff")          \
+  X(KEYS_KMS_INTERNAL, 808, "the key service reported an internal error; retrying may succeed") \
+  X(KEYS_VALIDATION, 809, "the key service rejected the request as malformed")                 \
+  X(KEYS_KMS_BAD_RESPONSE, 810, "a key service response is malformed or of an unknown kind")   \
+  X(KEYS_CMS_INVALID, 811, "a CMS EnvelopedData is malformed or does not decrypt")             \
   /* 900-999: receipts */                                                                      \
   X(RECEIPT_INVALID, 900, "a receipt failed verification")                                     \
   /* 1000-1099: simulator and scenarios */                                                     \

@@ -146,6 +146,9 @@ Result<Bytes> ChaCha20Poly1305::seal(ByteSpan nonce, ByteSpan aad, ByteSpan plai
 }
 
 Result<Bytes> ChaCha20Poly1305::open(ByteSpan nonce, ByteSpan aad, ByteSpan ciphertext_and_tag) {
+  if (nonce.size() != kAeadNonceSize) {
+    return make_error(ErrorCode::INVALID_ARGUMENT, "ChaCha20-Poly1305 nonce must be 12 bytes");
+  }
   if (ciphertext_and_tag.size() < kAeadTagSize) {
     return make_error(ErrorCode::CRYPTO_AUTH_FAILED, "ciphertext shorter than the tag");
   }
@@ -164,9 +167,11 @@ Status sodium_chacha20poly1305_seal_in_place(ByteSpan key, ByteSpan nonce, ByteS
     return make_error(ErrorCode::INVALID_ARGUMENT, "nonce must be 12 bytes and tag 16");
   }
   unsigned long long taglen = 0;
-  if (crypto_aead_chacha20poly1305_ietf_encrypt_detached(
-          data.data(), tag.data(), &taglen, data.data(), data.size(), aad.data(), aad.size(),
-          nullptr, nonce.data(), key.data()) != 0) {
+  uint8_t empty[1];  // libsodium declares the data pointers non-null even for length 0
+  uint8_t* p = data.empty() ? empty : data.data();
+  if (crypto_aead_chacha20poly1305_ietf_encrypt_detached(p, tag.data(), &taglen, p, data.size(),
+                                                         aad.data(), aad.size(), nullptr,
+                                                         nonce.data(), key.data()) != 0) {
     return make_error(ErrorCode::CRYPTO_FAILURE, "libsodium seal failed");
   }
   return Status::Ok();
@@ -182,7 +187,9 @@ Status sodium_chacha20poly1305_open_in_place(ByteSpan key, ByteSpan nonce, ByteS
     return make_error(ErrorCode::CRYPTO_AUTH_FAILED, "nonce must be 12 bytes and tag 16");
   }
   // libsodium checks the tag before decrypting and leaves `data` untouched on failure.
-  if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(data.data(), nullptr, data.data(),
+  uint8_t empty[1];
+  uint8_t* p = data.empty() ? empty : data.data();
+  if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(p, nullptr, p,
                                                          data.size(), tag.data(), aad.data(),
                                                          aad.size(), nonce.data(),
                                                          key.data()) != 0) {

@@ -61,7 +61,7 @@ Result<std::string> byte_level_decode(std::string_view text) {
     if (c0 < 0x80) {
       cp = c0;
       i += 1;
-    } else if ((c0 & 0xE0) == 0xC0 && i + 1 < text.size() &&
+    } else if (c0 >= 0xC2 && c0 < 0xE0 && i + 1 < text.size() &&
                (static_cast<unsigned char>(text[i + 1]) & 0xC0) == 0x80) {
       cp = ((c0 & 0x1Fu) << 6) | (static_cast<unsigned char>(text[i + 1]) & 0x3Fu);
       i += 2;

@@ -3,6 +3,9 @@
 #include "core/crypto/aead.h"
 
 #include <gtest/gtest.h>
+#include <openssl/crypto.h>
+
+#include <cstdlib>
 
 #include "tests/crypto/test_vectors.h"
 
@@ -12,6 +15,21 @@ namespace {
 using testing::for_each_wycheproof_case;
 using testing::load_vectors;
 using testing::unhex;
+
+// Counts OpenSSL's allocations. Installed by a static initializer, before anything in this
+// process calls OpenSSL (CRYPTO_set_mem_functions refuses once OpenSSL has allocated).
+long g_openssl_allocations = 0;
+void* counting_malloc(size_t n, const char*, int) {
+  ++g_openssl_allocations;
+  return std::malloc(n);
+}
+void* counting_realloc(void* p, size_t n, const char*, int) {
+  ++g_openssl_allocations;
+  return std::realloc(p, n);
+}
+void counting_free(void* p, const char*, int) { std::free(p); }
+const bool g_counting_installed =
+    CRYPTO_set_mem_functions(counting_malloc, counting_realloc, counting_free) == 1;
 
 Bytes concat(ByteSpan a, ByteSpan b) {
   Bytes out(a.begin(), a.end());
@@ -25,9 +43,9 @@ TEST(ChaCha20Poly1305Test, Rfc8439Vectors) {
   for (const auto& v : file.at("vectors")) {
     ++seen;
     SCOPED_TRACE(v.at("source").get<std::string>());
-    Bytes key = unhex(v.at("key").get<std::string>()), nonce = unhex(v.at("nonce").get<std::string>()),
-          aad = unhex(v.at("aad").get<std::string>()), pt = unhex(v.at("pt").get<std::string>()),
-          ct = unhex(v.at("ct").get<std::string>()), tag = unhex(v.at("tag").get<std::string>());
+    auto field = [&](const char* name) { return unhex(v.at(name).get<std::string>()); };
+    Bytes key = field("key"), nonce = field("nonce"), aad = field("aad"), pt = field("pt"),
+          ct = field("ct"), tag = field("tag");
     auto aead = ChaCha20Poly1305::create(key);
     ASSERT_TRUE(aead.ok());
     auto sealed = aead->seal(nonce, aad, pt);
@@ -185,6 +203,24 @@ TEST_F(AeadInPlaceTest, ManyRecordsOnOneObjectMatchFreshObjectsAndLibsodium) {
   }
 }
 
+// The record layer's hot path: after create(), sealing and opening in place never allocate.
+TEST_F(AeadInPlaceTest, InPlacePathDoesNotAllocate) {
+  if (!g_counting_installed) GTEST_SKIP() << "OpenSSL allocated before the counter was installed";
+  auto aead = ChaCha20Poly1305::create(key_);
+  ASSERT_TRUE(aead.ok());
+  Bytes data(3072, 0x5a), tag(kAeadTagSize), bad_tag(kAeadTagSize, 0);
+  ASSERT_TRUE(aead->seal_in_place(nonce_, aad_, data, tag).ok());  // warm-up
+  long before = g_openssl_allocations;
+  EXPECT_GT(before, 0) << "the counter sees create()'s allocations";
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_TRUE(aead->seal_in_place(nonce_, aad_, data, tag).ok());
+    ASSERT_TRUE(aead->open_in_place(nonce_, aad_, data, tag).ok());
+  }
+  EXPECT_EQ(aead->open_in_place(nonce_, aad_, data, bad_tag).code(),
+            ErrorCode::CRYPTO_AUTH_FAILED);
+  EXPECT_EQ(g_openssl_allocations, before);
+}
+
 TEST_F(AeadInPlaceTest, EmptyPlaintextAndMoves) {
   auto created = ChaCha20Poly1305::create(key_);
   ASSERT_TRUE(created.ok());
@@ -196,6 +232,9 @@ TEST_F(AeadInPlaceTest, EmptyPlaintextAndMoves) {
   auto opened = moved.open(nonce_, aad_, *sealed);
   ASSERT_TRUE(opened.ok());
   EXPECT_TRUE(opened->empty());
+  // A moved-from object refuses work instead of crashing.
+  EXPECT_EQ(aead.seal(nonce_, aad_, ByteSpan()).code(),  // NOLINT(bugprone-use-after-move)
+            ErrorCode::FAILED_PRECONDITION);
 }
 
 }  // namespace

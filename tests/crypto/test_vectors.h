@@ -5,10 +5,16 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <ostream>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "core/base/bytes.h"
+
+namespace cpipe {
+// gtest prints ErrorCode mismatches by name instead of as raw bytes.
+inline void PrintTo(ErrorCode code, std::ostream* os) { *os << error_code_name(code); }
+}  // namespace cpipe
 
 namespace cpipe::crypto::testing {
 

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/attest/snp/amd_certs.h"
 #include "core/attest/snp/snp_report.h"
 #include "core/base/bytes.h"
 #include "core/base/status.h"
@@ -31,6 +32,9 @@ struct SnpPolicy {
   std::optional<Bytes> expected_report_data;  // exactly 64 bytes (the whole field)
   std::optional<Product> expected_product;
   std::optional<SigningKey> required_signing_key;  // VCEK or VLEK only
+  std::optional<uint32_t> min_guest_svn;
+  std::optional<Bytes> expected_id_key_digest;      // 48 bytes: SHA-384 of the ID-block key
+  std::optional<Bytes> expected_author_key_digest;  // 48 bytes
 };
 
 // The certificates for one verification.
@@ -46,14 +50,6 @@ struct SnpCerts {
   std::vector<Bytes> crls;
   // Replaces the pinned ARK of the product (tests with private roots; `cpipe attest --root`).
   std::optional<std::string> root_pem_override;
-};
-
-struct CertSummary {
-  std::string subject;
-  std::string issuer;
-  int64_t not_before_unix_ms = 0;
-  int64_t not_after_unix_ms = 0;
-  std::string sha256_hex;  // of the DER
 };
 
 // Everything a successful verification established.

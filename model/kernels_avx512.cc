@@ -1,0 +1,166 @@
+// AVX-512 kernels (F, BW, VL, DQ + FMA). Everything after the target pragma has internal linkage
+// and calls no inline library code, so no AVX-512 instruction can leak into a function the
+// portable path shares (the ODR hazard of per-file ISA flags).
+// GCC 12 reports its own _mm512_undefined_*() helpers as uninitialised once inlined.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "model/kernels.h"
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,fma,avx2,bmi2")
+
+namespace cpipe::model {
+namespace {
+
+// How many groups of rows ahead the weight stream is prefetched (prefetches never fault, so
+// running past the end of the matrix is harmless).
+constexpr int kPrefetchGroups = 4;
+
+inline __m512 load16(const float* p) { return _mm512_loadu_ps(p); }
+inline __m512 load16(const uint16_t* p) {
+  __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+inline __m512 load16(const int8_t* p) {
+  __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(b));
+}
+inline __m512 load16m(const float* p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
+inline __m512 load16m(const uint16_t* p, __mmask16 m) {
+  __m256i h = _mm256_maskz_loadu_epi16(m, p);
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+inline __m512 load16m(const int8_t* p, __mmask16 m) {
+  __m128i b = _mm_maskz_loadu_epi8(m, p);
+  return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(b));
+}
+
+// R weight rows x TT tokens; one accumulator per (row, token), so each output's summation order
+// is the same whatever tile it is computed in.
+template <typename W, int R, int TT>
+inline void tile(const W* w, int64_t ldw, const float* x, int64_t ldx, int64_t n, float out[R][TT]) {
+  __m512 acc[R][TT];
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < TT; ++t) acc[r][t] = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m512 xv[TT];
+    for (int t = 0; t < TT; ++t) xv[t] = _mm512_loadu_ps(x + t * ldx + i);
+    for (int r = 0; r < R; ++r) {
+      // Rows are short streams (1.5-12 KiB) that hardware prefetchers barely train on; fetch
+      // the same offset kPrefetchGroups row groups ahead (the matrix is one sequential region).
+      _mm_prefetch(reinterpret_cast<const char*>(w + (r + R * kPrefetchGroups) * ldw + i), _MM_HINT_T0);
+      __m512 wv = load16(w + r * ldw + i);
+      for (int t = 0; t < TT; ++t) acc[r][t] = _mm512_fmadd_ps(wv, xv[t], acc[r][t]);
+    }
+  }
+  if (i < n) {
+    const __mmask16 m = __mmask16((1u << (n - i)) - 1);
+    __m512 xv[TT];
+    for (int t = 0; t < TT; ++t) xv[t] = _mm512_maskz_loadu_ps(m, x + t * ldx + i);
+    for (int r = 0; r < R; ++r) {
+      __m512 wv = load16m(w + r * ldw + i, m);
+      for (int t = 0; t < TT; ++t) acc[r][t] = _mm512_fmadd_ps(wv, xv[t], acc[r][t]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < TT; ++t) out[r][t] = _mm512_reduce_add_ps(acc[r][t]);
+}
+
+template <int R, int TT>
+inline void store(const float out[R][TT], int64_t r, int64_t t, const float* scales, const float* bias,
+                  float* y, int64_t ldy, int flags) {
+  for (int a = 0; a < R; ++a) {
+    for (int b = 0; b < TT; ++b) {
+      float v = out[a][b];
+      if (scales) v *= scales[r + a];
+      if (bias) v += bias[r + a];
+      float& o = y[(t + b) * ldy + r + a];
+      o = (flags & kMatmulAccumulate) ? o + v : v;
+    }
+  }
+}
+
+template <typename W, int R>
+inline void rows_block(const W* w, const WeightMatrix& m, const float* bias, const float* x, int64_t T,
+                       float* y, int64_t ldy, int64_t r, int flags) {
+  const int64_t n = m.cols;
+  const W* wr = w + r * n;
+  int64_t t = 0;
+  for (; t + 4 <= T; t += 4) {
+    float out[R][4];
+    tile<W, R, 4>(wr, n, x + t * n, n, n, out);
+    store<R, 4>(out, r, t, m.scales, bias, y, ldy, flags);
+  }
+  for (; t < T; ++t) {
+    float out[R][1];
+    tile<W, R, 1>(wr, n, x + t * n, n, n, out);
+    store<R, 1>(out, r, t, m.scales, bias, y, ldy, flags);
+  }
+}
+
+template <typename W>
+void matmul_t(const WeightMatrix& m, const float* bias, const float* x, int64_t T, float* y,
+              int64_t ldy, int64_t r0, int64_t r1, int flags) {
+  const W* w = static_cast<const W*>(m.data);
+  int64_t r = r0;
+  for (; r + 4 <= r1; r += 4) rows_block<W, 4>(w, m, bias, x, T, y, ldy, r, flags);
+  for (; r < r1; ++r) rows_block<W, 1>(w, m, bias, x, T, y, ldy, r, flags);
+}
+
+void matmul(const WeightMatrix& m, const float* bias, const float* x, int64_t T, float* y,
+            int64_t ldy, int64_t r0, int64_t r1, int flags) {
+  switch (m.format) {
+    case WeightFormat::kF32: return matmul_t<float>(m, bias, x, T, y, ldy, r0, r1, flags);
+    case WeightFormat::kBF16: return matmul_t<uint16_t>(m, bias, x, T, y, ldy, r0, r1, flags);
+    case WeightFormat::kInt8: return matmul_t<int8_t>(m, bias, x, T, y, ldy, r0, r1, flags);
+  }
+}
+
+float dot(const float* a, const float* b, int64_t n) {
+  float out[1][1];
+  tile<float, 1, 1>(a, n, b, n, n, out);
+  return out[0][0];
+}
+
+void axpy(float a, const float* x, float* y, int64_t n) {
+  const __m512 av = _mm512_set1_ps(a);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    _mm512_storeu_ps(y + i, _mm512_fmadd_ps(av, _mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i)));
+  if (i < n) {
+    const __mmask16 m = __mmask16((1u << (n - i)) - 1);
+    _mm512_mask_storeu_ps(y + i, m,
+                          _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i)));
+  }
+}
+
+uint64_t stream_read(const void* p, size_t bytes) {
+  const __m512i* q = static_cast<const __m512i*>(p);
+  __m512i s0 = _mm512_setzero_si512(), s1 = s0, s2 = s0, s3 = s0;
+  size_t n = bytes / 64, i = 0;
+  for (; i + 4 <= n; i += 4) {
+    s0 = _mm512_xor_si512(s0, _mm512_load_si512(q + i));
+    s1 = _mm512_xor_si512(s1, _mm512_load_si512(q + i + 1));
+    s2 = _mm512_xor_si512(s2, _mm512_load_si512(q + i + 2));
+    s3 = _mm512_xor_si512(s3, _mm512_load_si512(q + i + 3));
+  }
+  for (; i < n; ++i) s0 = _mm512_xor_si512(s0, _mm512_load_si512(q + i));
+  __m512i s = _mm512_xor_si512(_mm512_xor_si512(s0, s1), _mm512_xor_si512(s2, s3));
+  return uint64_t(_mm512_reduce_or_epi64(s));
+}
+
+const KernelTable kTable = {"avx512", matmul, dot, axpy, stream_read};
+
+}  // namespace
+
+const KernelTable& avx512_kernels() { return kTable; }
+
+}  // namespace cpipe::model
+
+#pragma GCC pop_options
