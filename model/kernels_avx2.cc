@@ -16,9 +16,15 @@
 namespace cpipe::model {
 namespace {
 
-// How many groups of rows ahead the weight stream is prefetched (prefetches never fault, so
-// running past the end of the matrix is harmless).
-constexpr int kPrefetchGroups = 4;
+// Weight rows are short streams (0.75-12 KiB) that hardware prefetchers barely train on, but the
+// matrix is one sequential region: prefetch each row pointer a fixed distance ahead (tuned on a
+// 2-vCPU EPYC: 4-8 KiB; prefetches never fault past the end).
+constexpr int64_t kPrefetchBytes = 8192;
+inline int64_t prefetch_ahead(int64_t cols, int64_t elem_bytes) {
+  (void)cols;
+  return kPrefetchBytes / elem_bytes;  // in elements
+}
+
 
 inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
 inline __m256 load8(const uint16_t* p) {
@@ -45,7 +51,7 @@ inline float hsum(__m256 v) {
 }
 
 template <typename W, int R, int TT>
-inline void tile(const W* w, int64_t ldw, const float* x, int64_t ldx, int64_t n, float out[R][TT]) {
+inline void tile(const W* w, int64_t ldw, int64_t pf, const float* x, int64_t ldx, int64_t n, float out[R][TT]) {
   __m256 acc[R][TT];
   for (int r = 0; r < R; ++r)
     for (int t = 0; t < TT; ++t) acc[r][t] = _mm256_setzero_ps();
@@ -54,7 +60,7 @@ inline void tile(const W* w, int64_t ldw, const float* x, int64_t ldx, int64_t n
     __m256 xv[TT];
     for (int t = 0; t < TT; ++t) xv[t] = _mm256_loadu_ps(x + t * ldx + i);
     for (int r = 0; r < R; ++r) {
-      _mm_prefetch(reinterpret_cast<const char*>(w + (r + R * kPrefetchGroups) * ldw + i), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(w + r * ldw + pf + i), _MM_HINT_T0);
       __m256 wv = load8(w + r * ldw + i);
       for (int t = 0; t < TT; ++t) acc[r][t] = _mm256_fmadd_ps(wv, xv[t], acc[r][t]);
     }
@@ -97,15 +103,16 @@ inline void rows_block(const W* w, const WeightMatrix& m, const float* bias, con
                        float* y, int64_t ldy, int64_t r, int flags) {
   const int64_t n = m.cols;
   const W* wr = w + r * n;
+  const int64_t pf = prefetch_ahead(n, sizeof(W));
   int64_t t = 0;
   for (; t + 2 <= T; t += 2) {
     float out[R][2];
-    tile<W, R, 2>(wr, n, x + t * n, n, n, out);
+    tile<W, R, 2>(wr, n, pf, x + t * n, n, n, out);
     store<R, 2>(out, r, t, m.scales, bias, y, ldy, flags);
   }
   for (; t < T; ++t) {
     float out[R][1];
-    tile<W, R, 1>(wr, n, x + t * n, n, n, out);
+    tile<W, R, 1>(wr, n, pf, x + t * n, n, n, out);
     store<R, 1>(out, r, t, m.scales, bias, y, ldy, flags);
   }
 }
@@ -130,7 +137,7 @@ void matmul(const WeightMatrix& m, const float* bias, const float* x, int64_t T,
 
 float dot(const float* a, const float* b, int64_t n) {
   float out[1][1];
-  tile<float, 1, 1>(a, n, b, n, n, out);
+  tile<float, 1, 1>(a, n, 0, b, n, n, out);
   return out[0][0];
 }
 

@@ -17,9 +17,15 @@
 namespace cpipe::model {
 namespace {
 
-// How many groups of rows ahead the weight stream is prefetched (prefetches never fault, so
-// running past the end of the matrix is harmless).
-constexpr int kPrefetchGroups = 4;
+// Weight rows are short streams (0.75-12 KiB) that hardware prefetchers barely train on, but the
+// matrix is one sequential region: prefetch each row pointer a fixed distance ahead (tuned on a
+// 2-vCPU EPYC: 4-8 KiB; prefetches never fault past the end).
+constexpr int64_t kPrefetchBytes = 8192;
+inline int64_t prefetch_ahead(int64_t cols, int64_t elem_bytes) {
+  (void)cols;
+  return kPrefetchBytes / elem_bytes;  // in elements
+}
+
 
 inline __m512 load16(const float* p) { return _mm512_loadu_ps(p); }
 inline __m512 load16(const uint16_t* p) {
@@ -43,7 +49,7 @@ inline __m512 load16m(const int8_t* p, __mmask16 m) {
 // R weight rows x TT tokens; one accumulator per (row, token), so each output's summation order
 // is the same whatever tile it is computed in.
 template <typename W, int R, int TT>
-inline void tile(const W* w, int64_t ldw, const float* x, int64_t ldx, int64_t n, float out[R][TT]) {
+inline void tile(const W* w, int64_t ldw, int64_t pf, const float* x, int64_t ldx, int64_t n, float out[R][TT]) {
   __m512 acc[R][TT];
   for (int r = 0; r < R; ++r)
     for (int t = 0; t < TT; ++t) acc[r][t] = _mm512_setzero_ps();
@@ -52,9 +58,9 @@ inline void tile(const W* w, int64_t ldw, const float* x, int64_t ldx, int64_t n
     __m512 xv[TT];
     for (int t = 0; t < TT; ++t) xv[t] = _mm512_loadu_ps(x + t * ldx + i);
     for (int r = 0; r < R; ++r) {
-      // Rows are short streams (1.5-12 KiB) that hardware prefetchers barely train on; fetch
-      // the same offset kPrefetchGroups row groups ahead (the matrix is one sequential region).
-      _mm_prefetch(reinterpret_cast<const char*>(w + (r + R * kPrefetchGroups) * ldw + i), _MM_HINT_T0);
+      // One prefetch per cache line of the row (int8 advances 16 bytes per step).
+      if (((i * int64_t(sizeof(W))) & 63) == 0)
+        _mm_prefetch(reinterpret_cast<const char*>(w + r * ldw + pf + i), _MM_HINT_T0);
       __m512 wv = load16(w + r * ldw + i);
       for (int t = 0; t < TT; ++t) acc[r][t] = _mm512_fmadd_ps(wv, xv[t], acc[r][t]);
     }
@@ -91,15 +97,16 @@ inline void rows_block(const W* w, const WeightMatrix& m, const float* bias, con
                        float* y, int64_t ldy, int64_t r, int flags) {
   const int64_t n = m.cols;
   const W* wr = w + r * n;
+  const int64_t pf = prefetch_ahead(n, sizeof(W));
   int64_t t = 0;
   for (; t + 4 <= T; t += 4) {
     float out[R][4];
-    tile<W, R, 4>(wr, n, x + t * n, n, n, out);
+    tile<W, R, 4>(wr, n, pf, x + t * n, n, n, out);
     store<R, 4>(out, r, t, m.scales, bias, y, ldy, flags);
   }
   for (; t < T; ++t) {
     float out[R][1];
-    tile<W, R, 1>(wr, n, x + t * n, n, n, out);
+    tile<W, R, 1>(wr, n, pf, x + t * n, n, n, out);
     store<R, 1>(out, r, t, m.scales, bias, y, ldy, flags);
   }
 }
@@ -124,7 +131,7 @@ void matmul(const WeightMatrix& m, const float* bias, const float* x, int64_t T,
 
 float dot(const float* a, const float* b, int64_t n) {
   float out[1][1];
-  tile<float, 1, 1>(a, n, b, n, n, out);
+  tile<float, 1, 1>(a, n, 0, b, n, n, out);
   return out[0][0];
 }
 

@@ -46,7 +46,6 @@ struct BenchOptions {
   int tokens = 128;
   int prompt = 64;
   int warmup = 8;
-  int floor_reps = 15;
   bool json = false;
 };
 
@@ -57,22 +56,15 @@ struct StreamCtx {
   uint64_t sink[64];
 };
 
-// Time to read `bytes` once with the pool's threads.
-double floor_ms(model::ThreadPool& pool, const uint8_t* buf, size_t bytes, int reps) {
-  StreamCtx ctx{&model::kernels(), buf, bytes, {}};
-  std::vector<double> t;
-  for (int r = 0; r < reps + 2; ++r) {
-    auto t0 = Clock::now();
-    // Same chunking as the matmuls: contiguous pieces claimed by whichever thread is free.
-    pool.parallel_for(int64_t(bytes / 64), 16, [&ctx](int64_t b, int64_t e) {
-      uint64_t v = ctx.k->stream_read(ctx.buf + b * 64, size_t(e - b) * 64);
-      ctx.sink[(b / 16) % 64] ^= v;
-    });
-    if (r >= 2) t.push_back(ms_since(t0));  // the first passes fault pages in
-  }
-  volatile uint64_t keep = ctx.sink[0];
-  (void)keep;
-  return percentile(t, 0.5);
+// One pass over `bytes` with the pool's threads, in the same chunking as the matmuls
+// (contiguous pieces claimed by whichever thread is free); returns milliseconds.
+double floor_pass(model::ThreadPool& pool, StreamCtx& ctx) {
+  auto t0 = Clock::now();
+  pool.parallel_for(int64_t(ctx.bytes / 64), 16, [&ctx](int64_t b, int64_t e) {
+    uint64_t v = ctx.k->stream_read(ctx.buf + b * 64, size_t(e - b) * 64);
+    ctx.sink[(b / 16) % 64] ^= v;
+  });
+  return ms_since(t0);
 }
 
 int run_bench(const BenchOptions& o) {
@@ -107,24 +99,35 @@ int run_bench(const BenchOptions& o) {
   const double prefill_ms = ms_since(t_pre);
   int32_t tok = model::greedy_token(*pre);
 
-  std::vector<double> step_ms;
-  step_ms.reserve(size_t(o.tokens));
-  for (int i = 0; i < o.warmup + o.tokens; ++i) {
-    auto t0 = Clock::now();
-    auto r = m.forward(*seq, std::span<const int32_t>(&tok, 1));
-    if (!r.ok()) return report_error(r.status(), o.json);
-    tok = model::greedy_token(*r);
-    if (i >= o.warmup) step_ms.push_back(ms_since(t0));
-  }
+  // Peak RSS of the engine itself, before the floor's buffer exists.
   const double rss = peak_rss_mb();
-
   const size_t bytes = (m.decode_weight_bytes() + 63) / 64 * 64;
   // The same kind of memory the converted weights live in.
   model::WeightMemory mem = model::allocate_weight_memory(bytes);
-  uint8_t* buf = mem.get();
-  std::memset(buf, 1, bytes);
+  std::memset(mem.get(), 1, bytes);
   model::ThreadPool pool(m.threads());
-  const double floor = floor_ms(pool, buf, bytes, o.floor_reps);
+  StreamCtx ctx{&model::kernels(), mem.get(), bytes, {}};
+
+  // Decode steps and floor passes alternate, so both see the same machine (other processes,
+  // frequency) and both start with caches holding the other's data, as a real token does.
+  std::vector<double> step_ms, floor_samples;
+  step_ms.reserve(size_t(o.tokens));
+  floor_samples.reserve(size_t(o.tokens));
+  for (int i = 0; i < o.warmup + o.tokens; ++i) {
+    auto t0 = Clock::now();
+    auto r = m.forward(*seq, std::span<const int32_t>(&tok, 1));
+    const double dt = ms_since(t0);
+    if (!r.ok()) return report_error(r.status(), o.json);
+    tok = model::greedy_token(*r);
+    const double ft = floor_pass(pool, ctx);
+    if (i >= o.warmup) {
+      step_ms.push_back(dt);
+      floor_samples.push_back(ft);
+    }
+  }
+  volatile uint64_t keep = ctx.sink[0];
+  (void)keep;
+  const double floor = percentile(floor_samples, 0.5);
 
   const double med = percentile(step_ms, 0.5), p95 = percentile(step_ms, 0.95);
   double mean = 0;

@@ -43,7 +43,8 @@ Result<Bytes> read_small_file(const std::string& path, size_t max) {
 Result<Bytes> read_key_file(const std::string& path, const char* what) {
   CPIPE_ASSIGN_OR_RETURN(Bytes key, read_small_file(path, 64));
   if (key.size() != keys::kDataKeySize)
-    return make_error(ErrorCode::CRYPTO_BAD_KEY, std::string(what) + " " + path + " must hold exactly 32 raw bytes");
+    return make_error(ErrorCode::CRYPTO_BAD_KEY,
+                      std::string(what) + " " + path + " must hold exactly 32 raw bytes");
   return key;
 }
 
@@ -97,14 +98,16 @@ Status kms_not_supported(const SealCliOptions& o) {
       ErrorCode::NOT_SUPPORTED,
       "cpipe cannot reach KMS from here. Call GenerateDataKey yourself with this body, e.g. `aws kms "
       "generate-data-key --cli-input-json '" +
-          keys::kms_generate_data_key_body(o.kms_key, keys::sealed_model_encryption_context(o.model_id, o.model_version)) +
+          keys::kms_generate_data_key_body(o.kms_key,
+                                           keys::sealed_model_encryption_context(o.model_id, o.model_version)) +
           "'`, save Plaintext (base64-decoded, 32 bytes) and CiphertextBlob (base64-decoded) to files, and rerun "
           "with --kms-data-key FILE --kms-ciphertext-blob FILE (delete the plaintext file afterwards)");
 }
 
 int run_seal(const SealCliOptions& o) {
   if (o.dev_key.empty() == o.kms_key.empty())
-    return report_error(make_error(ErrorCode::INVALID_ARGUMENT, "give exactly one of --dev-key FILE or --kms-key ARN"), o.json);
+    return report_error(
+        make_error(ErrorCode::INVALID_ARGUMENT, "give exactly one of --dev-key FILE or --kms-key ARN"), o.json);
   posix::OsRandom random;
   Bytes data_key;
   keys::KeyWrap wrap;
@@ -227,7 +230,8 @@ class DirectorySink : public keys::ModelSink {
   size_t current_ = 0;
 };
 
-Status unseal(const UnsealCliOptions& o, const fs::path& staging, DirectorySink& sink, keys::SealedModelHeader* out) {
+Status unseal(const UnsealCliOptions& o, const fs::path& staging, DirectorySink& sink,
+              keys::SealedModelHeader* out) {
   fs::path in_path = o.in;
   if (fs::is_directory(in_path)) in_path /= kSealedFileName;
   std::ifstream in(in_path, std::ios::binary);
@@ -255,7 +259,8 @@ Status unseal(const UnsealCliOptions& o, const fs::path& staging, DirectorySink&
   for (uint64_t i = 0; i < h.chunk_count; ++i) {
     const size_t want = h.sealed_chunk_size(i);
     in.read(reinterpret_cast<char*>(chunk.data()), static_cast<std::streamsize>(want));
-    CPIPE_RETURN_IF_ERROR((*reader)->push_chunk_in_place(MutableByteSpan(chunk.data(), static_cast<size_t>(in.gcount())), sink));
+    CPIPE_RETURN_IF_ERROR(
+        (*reader)->push_chunk_in_place(MutableByteSpan(chunk.data(), static_cast<size_t>(in.gcount())), sink));
   }
   if (in.peek() != std::char_traits<char>::eof())
     return make_error(ErrorCode::KEYS_TRAILING_DATA, "bytes after the last chunk of " + in_path.string());
@@ -319,7 +324,8 @@ CommandRegistrar registrar([](CLI::App& root) {
 
   auto so = std::make_shared<SealCliOptions>();
   CLI::App* seal = grp->add_subcommand("seal", "Seal a model directory (chunked AEAD, docs/sealed-model.md)");
-  seal->add_option("--in", so->in, "Model directory (config.json, model.safetensors, tokenizer files)")->required();
+  seal->add_option("--in", so->in, "Model directory (config.json, model.safetensors, tokenizer files)")
+      ->required();
   seal->add_option("--out", so->out, "Output directory (gets model.sealed)")->required();
   seal->add_option("--model-id", so->model_id, "Model id bound into every chunk")->required();
   seal->add_option("--model-version", so->model_version, "Model version bound into every chunk (default 1)");

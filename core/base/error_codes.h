@@ -85,6 +85,14 @@
   X(PIPELINE_BAD_MANIFEST, 700, "the pipeline manifest is invalid")                            \
   X(PIPELINE_STAGE_FAILED, 701, "a pipeline stage failed or died")                             \
   X(PIPELINE_PROTOCOL_ERROR, 702, "a pipeline control or data message is unexpected")          \
+  X(PIPELINE_LAYER_GAP, 703, "the stages leave a layer unassigned (between ranges or at an end)") \
+  X(PIPELINE_LAYER_OVERLAP, 704, "two stages' layer ranges overlap")                           \
+  X(PIPELINE_LAYER_RANGE, 705, "a stage's layer range is empty or outside [0, total_layers)")  \
+  X(PIPELINE_BAD_ENDPOINT, 706, "a manifest endpoint is malformed (type, address, port or cid)") \
+  X(PIPELINE_DUPLICATE_LISTENER, 707, "two manifest listeners would bind the same address")    \
+  X(PIPELINE_CHAIN_BROKEN, 708, "a stage's data_out does not lead to the next stage's data_in") \
+  X(PIPELINE_MODEL_MISMATCH, 709, "the manifest disagrees with the model (layers, width, context)") \
+  X(PIPELINE_WEIGHT_HASH_MISMATCH, 710, "a stage's weights do not hash to its manifest weight_hashes") \
   /* 800-899: keys and model delivery */                                                       \
   X(KEYS_ACCESS_DENIED, 800, "the key service denied the key release")                         \
   X(KEYS_SEALED_MODEL_INVALID, 801, "a sealed model chunk or header failed verification")      \
@@ -100,6 +108,18 @@
   X(KEYS_CMS_INVALID, 811, "a CMS EnvelopedData is malformed or does not decrypt")             \
   /* 900-999: receipts */                                                                      \
   X(RECEIPT_INVALID, 900, "a receipt failed verification")                                     \
+  X(RECEIPT_MALFORMED, 901, "a receipt is not a well-formed AIR v1 COSE_Sign1 (parse layer)")   \
+  X(RECEIPT_BAD_ALG, 902, "a receipt's protected header names an algorithm other than EdDSA")  \
+  X(RECEIPT_SIGNATURE_INVALID, 903, "a receipt's Ed25519 signature does not verify with the key") \
+  X(RECEIPT_BAD_CLAIM, 904, "a receipt claim is missing, mistyped, unknown or out of range")   \
+  X(RECEIPT_STALE, 905, "a receipt's iat is older than the max age, or in the future")          \
+  X(RECEIPT_MODEL_MISMATCH, 906, "a receipt's model_hash/model_id differs from the expected one") \
+  X(RECEIPT_NONCE_MISMATCH, 907, "a receipt's eat_nonce is absent or differs from the challenge") \
+  X(RECEIPT_PLATFORM_MISMATCH, 908, "a receipt's measurement_type is not the expected platform") \
+  X(RECEIPT_REPLAY, 909, "a receipt's cti was seen before (replay)")                            \
+  X(RECEIPT_POLICY_VIOLATION, 910, "a receipt violates the verifier policy (e.g. security_mode)") \
+  X(RECEIPT_KEY_NOT_BOUND, 911, "the evidence does not bind a receipt signing key")             \
+  X(RECEIPT_EVIDENCE_MISMATCH, 912, "a receipt's attestation_doc_hash/measurements differ from the evidence") \
   /* 1000-1099: simulator and scenarios */                                                     \
   X(SIM_SCENARIO_INVALID, 1000, "a scenario file is invalid")                                  \
   X(SIM_INVARIANT_VIOLATED, 1001, "a simulation invariant was violated")                       \

@@ -14,8 +14,7 @@ std::string base64_encode(ByteSpan data) {
 }
 
 Result<Bytes> base64_decode(std::string_view text) {
-  if (text.size() % 4 != 0)
-    return make_error(ErrorCode::INVALID_ARGUMENT, "base64 length is not a multiple of 4");
+  if (text.size() % 4 != 0) return make_error(ErrorCode::INVALID_ARGUMENT, "base64 length is not a multiple of 4");
   Bytes out(text.size() / 4 * 3);
   size_t len = 0;
   const char* end = nullptr;

@@ -22,11 +22,11 @@ inline constexpr uint8_t kContext1Cons = 0xa1;
 inline constexpr uint8_t kContext0Prim = 0x80;
 
 struct Tlv {
-  uint8_t tag = 0;          // identifier octet (class | constructed | number < 31)
+  uint8_t tag = 0;  // identifier octet (class | constructed | number < 31)
   bool indefinite = false;
-  ByteSpan content;         // for indefinite lengths: the children, without the end-of-contents
-  size_t size = 0;          // bytes of the whole element, header and end-of-contents included
-  ByteSpan whole;           // those bytes
+  ByteSpan content;  // for indefinite lengths: the children, without the end-of-contents
+  size_t size = 0;   // bytes of the whole element, header and end-of-contents included
+  ByteSpan whole;    // those bytes
   bool constructed() const { return (tag & 0x20) != 0; }
 };
 

@@ -20,11 +20,13 @@ constexpr uint8_t kOidAes256Cbc[] = {0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0
 Status bad(std::string message) { return make_error(ErrorCode::KEYS_CMS_INVALID, "CMS: " + std::move(message)); }
 
 bool is_oid(const ber::Tlv& t, ByteSpan oid) {
-  return t.tag == ber::kOid && t.content.size() == oid.size() && std::equal(oid.begin(), oid.end(), t.content.begin());
+  return t.tag == ber::kOid && t.content.size() == oid.size() &&
+         std::equal(oid.begin(), oid.end(), t.content.begin());
 }
 
 Result<int> small_int(const ber::Tlv& t) {
-  if (t.tag != ber::kInteger || t.content.size() != 1 || t.content[0] > 0x7f) return bad("expected a small INTEGER");
+  if (t.tag != ber::kInteger || t.content.size() != 1 || t.content[0] > 0x7f)
+    return bad("expected a small INTEGER");
   return int(t.content[0]);
 }
 
@@ -52,7 +54,8 @@ Status expect_oaep_sha256(const ber::Tlv& alg) {
       hash = true;
     } else if (p.tag == ber::kContext1Cons) {
       CPIPE_ASSIGN_OR_RETURN(auto m, ber::children(inner[0]));
-      if (inner[0].tag != ber::kSequence || m.size() != 2 || !is_oid(m[0], kOidMgf1)) return bad("mask generation is not MGF1");
+      if (inner[0].tag != ber::kSequence || m.size() != 2 || !is_oid(m[0], kOidMgf1))
+        return bad("mask generation is not MGF1");
       CPIPE_RETURN_IF_ERROR(expect_sha256_alg(m[1]));
       mgf = true;
     } else {
@@ -76,7 +79,8 @@ struct CipherCtxDeleter {
 
 Result<Bytes> aes256_cbc(bool encrypt, ByteSpan key, ByteSpan iv, ByteSpan in) {
   std::unique_ptr<EVP_CIPHER_CTX, CipherCtxDeleter> ctx(EVP_CIPHER_CTX_new());
-  if (!ctx || EVP_CipherInit_ex(ctx.get(), EVP_aes_256_cbc(), nullptr, key.data(), iv.data(), encrypt ? 1 : 0) != 1)
+  if (!ctx ||
+      EVP_CipherInit_ex(ctx.get(), EVP_aes_256_cbc(), nullptr, key.data(), iv.data(), encrypt ? 1 : 0) != 1)
     return make_error(ErrorCode::CRYPTO_FAILURE, "AES-256-CBC setup failed");
   Bytes out(in.size() + 16);
   int n1 = 0, n2 = 0;
@@ -120,9 +124,11 @@ Result<CmsEnvelope> parse_cms_enveloped_data(ByteSpan input) {
   }
   // RFC 5652 6.1: with only KeyTransRecipientInfos and no originator info or attributes, the
   // version is 2 if any recipient is v2 (subjectKeyIdentifier), else 0.
-  if (out.version != (out.recipient_version == 2 ? 2 : 0)) return bad("EnvelopedData version disagrees with its recipient");
+  if (out.version != (out.recipient_version == 2 ? 2 : 0))
+    return bad("EnvelopedData version disagrees with its recipient");
   CPIPE_RETURN_IF_ERROR(expect_oaep_sha256(ri[2]));
-  if (ri[3].tag != ber::kOctetString && ri[3].tag != (ber::kOctetString | 0x20)) return bad("encryptedKey is not an OCTET STRING");
+  if (ri[3].tag != ber::kOctetString && ri[3].tag != (ber::kOctetString | 0x20))
+    return bad("encryptedKey is not an OCTET STRING");
   CPIPE_ASSIGN_OR_RETURN(out.encrypted_key, ber::octets(ri[3]));
 
   if (ed[2].tag != ber::kSequence) return bad("encryptedContentInfo is not a SEQUENCE");
@@ -162,26 +168,28 @@ Result<Bytes> encode_cms_enveloped_data(ByteSpan plaintext, const RsaKey& recipi
   const Bytes iv = random.bytes(16);
   const Bytes seed = random.bytes(32);
   auto encrypted_key = recipient.oaep_sha256_encrypt(cek, seed);
-  auto ciphertext = encrypted_key.ok() ? aes256_cbc(true, cek, iv, plaintext) : Result<Bytes>(encrypted_key.status());
+  auto ciphertext =
+      encrypted_key.ok() ? aes256_cbc(true, cek, iv, plaintext) : Result<Bytes>(encrypted_key.status());
   secure_zero(cek);
   if (!ciphertext.ok()) return ciphertext.status();
 
   const Bytes null_der = ber::der(ber::kNull, {});
   const Bytes sha256_alg = ber::der(ber::kSequence, cat({ber::der(ber::kOid, kOidSha256), null_der}));
   const Bytes oaep_params = ber::der(
-      ber::kSequence,
-      cat({ber::der(ber::kContext0Cons, sha256_alg),
-           ber::der(ber::kContext1Cons, ber::der(ber::kSequence, cat({ber::der(ber::kOid, kOidMgf1), sha256_alg})))}));
+      ber::kSequence, cat({ber::der(ber::kContext0Cons, sha256_alg),
+                           ber::der(ber::kContext1Cons,
+                                    ber::der(ber::kSequence, cat({ber::der(ber::kOid, kOidMgf1), sha256_alg})))}));
   const Bytes key_alg = ber::der(ber::kSequence, cat({ber::der(ber::kOid, kOidRsaesOaep), oaep_params}));
-  const Bytes ri = ber::der(ber::kSequence, cat({ber::der(ber::kInteger, Bytes{2}),
-                                                 ber::der(ber::kContext0Prim, crypto::sha256(spki)), key_alg,
-                                                 ber::der(ber::kOctetString, *encrypted_key)}));
+  const Bytes ri = ber::der(
+      ber::kSequence, cat({ber::der(ber::kInteger, Bytes{2}), ber::der(ber::kContext0Prim, crypto::sha256(spki)),
+                           key_alg, ber::der(ber::kOctetString, *encrypted_key)}));
   const Bytes content_alg =
       ber::der(ber::kSequence, cat({ber::der(ber::kOid, kOidAes256Cbc), ber::der(ber::kOctetString, iv)}));
   const Bytes eci = ber::indefinite(
       ber::kSequence, cat({ber::der(ber::kOid, kOidData), content_alg,
                            ber::indefinite(ber::kContext0Cons, ber::der(ber::kOctetString, *ciphertext))}));
-  const Bytes ed = ber::indefinite(ber::kSequence, cat({ber::der(ber::kInteger, Bytes{2}), ber::der(ber::kSet, ri), eci}));
+  const Bytes ed =
+      ber::indefinite(ber::kSequence, cat({ber::der(ber::kInteger, Bytes{2}), ber::der(ber::kSet, ri), eci}));
   return ber::indefinite(ber::kSequence,
                          cat({ber::der(ber::kOid, kOidEnvelopedData), ber::indefinite(ber::kContext0Cons, ed)}));
 }

@@ -13,13 +13,13 @@
 namespace cpipe::keys {
 
 struct CmsEnvelope {
-  int version = 0;                 // EnvelopedData version (2 for AWS's shape)
-  int recipient_version = 0;       // KeyTransRecipientInfo version (2: subjectKeyIdentifier)
-  Bytes subject_key_identifier;    // empty when the recipient is named by issuer and serial
-  Bytes issuer_and_serial_der;     // empty when named by subjectKeyIdentifier
-  Bytes encrypted_key;             // RSAES-OAEP-SHA256 of the content-encryption key
-  Bytes iv;                        // 16 bytes
-  Bytes ciphertext;                // AES-256-CBC, PKCS#7 padded
+  int version = 0;               // EnvelopedData version (2 for AWS's shape)
+  int recipient_version = 0;     // KeyTransRecipientInfo version (2: subjectKeyIdentifier)
+  Bytes subject_key_identifier;  // empty when the recipient is named by issuer and serial
+  Bytes issuer_and_serial_der;   // empty when named by subjectKeyIdentifier
+  Bytes encrypted_key;           // RSAES-OAEP-SHA256 of the content-encryption key
+  Bytes iv;                      // 16 bytes
+  Bytes ciphertext;              // AES-256-CBC, PKCS#7 padded
 };
 
 // Strict about what it supports: exactly one recipient, key transport with RSAES-OAEP whose

@@ -28,8 +28,7 @@ Bytes encryption_context_aad(const std::string& model_id, const std::string& mod
 Result<KeyWrap> wrap_data_key_dev(ByteSpan dev_key, ByteSpan data_key, const std::string& model_id,
                                   const std::string& model_version, runtime::Random& random) {
   CPIPE_ASSIGN_OR_RETURN(Bytes id, dev_key_id(dev_key));
-  if (data_key.size() != kDataKeySize)
-    return make_error(ErrorCode::CRYPTO_BAD_KEY, "data key must be 32 bytes");
+  if (data_key.size() != kDataKeySize) return make_error(ErrorCode::CRYPTO_BAD_KEY, "data key must be 32 bytes");
   CPIPE_ASSIGN_OR_RETURN(auto aead, crypto::ChaCha20Poly1305::create(dev_key));
   KeyWrap wrap;
   wrap.kind = KeyWrapKind::kDevKey;
@@ -48,8 +47,8 @@ Result<Bytes> unwrap_data_key_dev(const SealedModelHeader& header, ByteSpan dev_
   if (!constant_time_equal(id, header.wrap.dev_key_id))
     return make_error(ErrorCode::KEYS_UNWRAP_FAILED, "the dev key file is not the one this model was sealed with");
   CPIPE_ASSIGN_OR_RETURN(auto aead, crypto::ChaCha20Poly1305::create(dev_key));
-  auto key = aead.open(header.wrap.dev_nonce,
-                       encryption_context_aad(header.model_id, header.model_version), header.wrap.dev_wrapped);
+  auto key = aead.open(header.wrap.dev_nonce, encryption_context_aad(header.model_id, header.model_version),
+                       header.wrap.dev_wrapped);
   if (!key.ok()) return make_error(ErrorCode::KEYS_UNWRAP_FAILED, "the wrapped data key failed authentication");
   return key;
 }

@@ -50,7 +50,8 @@ std::string kms_generate_data_key_body(const std::string& key_id, const Encrypti
 Result<HttpRequest> build_kms_decrypt_request(const KmsDecryptRequest& request, const KmsEndpoint& endpoint,
                                               const AwsCredentials& credentials, int64_t unix_time) {
   if (request.ciphertext_blob.empty() || request.attestation_document.empty() || endpoint.region.empty())
-    return make_error(ErrorCode::INVALID_ARGUMENT, "KMS Decrypt needs a ciphertext blob, an attestation document and a region");
+    return make_error(ErrorCode::INVALID_ARGUMENT,
+                      "KMS Decrypt needs a ciphertext blob, an attestation document and a region");
   HttpRequest http;
   http.method = "POST";
   http.path = "/";
@@ -68,8 +69,8 @@ Result<HttpRequest> build_kms_decrypt_request(const KmsDecryptRequest& request, 
 }
 
 std::string serialize_http_request(const HttpRequest& r) {
-  std::string out = r.method + " " + aws_uri_encode(r.path, true) + (r.query.empty() ? "" : "?" + r.query) +
-                    " HTTP/1.1\r\n";
+  std::string out =
+      r.method + " " + aws_uri_encode(r.path, true) + (r.query.empty() ? "" : "?" + r.query) + " HTTP/1.1\r\n";
   for (const auto& [k, v] : r.headers) out += k + ": " + v + "\r\n";
   out += "Content-Length: " + std::to_string(r.body.size()) + "\r\n\r\n";
   out += r.body;
@@ -122,7 +123,8 @@ Result<Bytes> data_key_from_recipient_response(const KmsDecryptResponse& respons
 }
 
 bool kms_error_retryable(ErrorCode code) {
-  return code == ErrorCode::KEYS_THROTTLED || code == ErrorCode::KEYS_KMS_INTERNAL || code == ErrorCode::UNAVAILABLE;
+  return code == ErrorCode::KEYS_THROTTLED || code == ErrorCode::KEYS_KMS_INTERNAL ||
+         code == ErrorCode::UNAVAILABLE;
 }
 
 Result<KmsDecryptResponse> parse_kms_decrypt_response(int http_status, std::string_view body) {

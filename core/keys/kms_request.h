@@ -29,7 +29,7 @@ struct KmsDecryptRequest {
   std::string key_id;                // optional (required by KMS for asymmetric keys)
   std::string encryption_algorithm;  // optional ("SYMMETRIC_DEFAULT")
   EncryptionContext encryption_context;
-  Bytes attestation_document;        // Recipient.AttestationDocument (COSE_Sign1 from the NSM)
+  Bytes attestation_document;  // Recipient.AttestationDocument (COSE_Sign1 from the NSM)
 };
 
 struct KmsEndpoint {

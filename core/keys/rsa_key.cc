@@ -122,7 +122,8 @@ Result<Bytes> RsaKey::oaep_sha256_encrypt(ByteSpan message, ByteSpan seed) const
   em.insert(em.end(), db.begin(), db.end());
 
   CtxPtr ctx(EVP_PKEY_CTX_new(key_.get(), nullptr));
-  if (!ctx || EVP_PKEY_encrypt_init(ctx.get()) <= 0 || EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_NO_PADDING) <= 0)
+  if (!ctx || EVP_PKEY_encrypt_init(ctx.get()) <= 0 ||
+      EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_NO_PADDING) <= 0)
     return openssl_error("setting up raw RSA");
   size_t len = k;
   Bytes out(k);

@@ -26,10 +26,9 @@ Status map_read(const Status& s, std::string_view what) {
   return invalid(std::string(what) + ": " + s.message());
 }
 
-#define KEYS_READ(lhs, expr, what)                 \
-  auto CPIPE_CONCAT_(r_, __LINE__) = (expr);       \
-  if (!CPIPE_CONCAT_(r_, __LINE__).ok())           \
-    return map_read(CPIPE_CONCAT_(r_, __LINE__).status(), what); \
+#define KEYS_READ(lhs, expr, what)                                                                    \
+  auto CPIPE_CONCAT_(r_, __LINE__) = (expr);                                                          \
+  if (!CPIPE_CONCAT_(r_, __LINE__).ok()) return map_read(CPIPE_CONCAT_(r_, __LINE__).status(), what); \
   lhs = std::move(CPIPE_CONCAT_(r_, __LINE__)).value()
 
 bool printable_ascii(std::string_view s) {
@@ -107,15 +106,16 @@ Status Manifest::normalize() {
     if (files[i].sha256.size() != crypto::kSha256Size)
       return make_error(ErrorCode::INVALID_ARGUMENT, "manifest hash must be 32 bytes");
   }
-  if (encode().size() > kMaxManifestSize)
-    return make_error(ErrorCode::INVALID_ARGUMENT, "manifest exceeds 1 MiB");
+  if (encode().size() > kMaxManifestSize) return make_error(ErrorCode::INVALID_ARGUMENT, "manifest exceeds 1 MiB");
   return Status::Ok();
 }
 
 std::string_view key_wrap_kind_name(KeyWrapKind kind) {
   switch (kind) {
-    case KeyWrapKind::kKms: return "kms";
-    case KeyWrapKind::kDevKey: return "dev-key";
+    case KeyWrapKind::kKms:
+      return "kms";
+    case KeyWrapKind::kDevKey:
+      return "dev-key";
   }
   return "unknown";
 }
@@ -256,11 +256,21 @@ Result<SealedModelHeader> parse_header(ByteSpan data) {
   return h;
 }
 
+Status check_expected_model(const SealedModelHeader& h, std::string_view model_id, std::string_view model_version,
+                            ByteSpan expected_manifest_hash) {
+  if (h.model_id != model_id || h.model_version != model_version)
+    return invalid("sealed model is " + h.model_id + " version " + h.model_version + ", expected " +
+                   std::string(model_id) + " version " + std::string(model_version));
+  if (!expected_manifest_hash.empty() && !std::equal(expected_manifest_hash.begin(), expected_manifest_hash.end(),
+                                                     h.manifest_hash.begin(), h.manifest_hash.end()))
+    return invalid("sealed model manifest hash differs from the expected one");
+  return Status::Ok();
+}
+
 Result<Bytes> derive_chunk_key(ByteSpan data_key, ByteSpan file_id) {
   if (data_key.size() != kDataKeySize)
     return make_error(ErrorCode::CRYPTO_BAD_KEY, "sealed model data key must be 32 bytes");
-  return crypto::hkdf_expand(crypto::hkdf_extract(file_id, data_key), as_bytes(kChunkKeyInfo),
-                             kDataKeySize);
+  return crypto::hkdf_expand(crypto::hkdf_extract(file_id, data_key), as_bytes(kChunkKeyInfo), kDataKeySize);
 }
 
 Bytes chunk_nonce(uint64_t index) {

@@ -109,6 +109,13 @@ Result<uint32_t> peek_header_size(ByteSpan prefix);
 // data ends inside the header, KEYS_SEALED_MODEL_INVALID on anything malformed.
 Result<SealedModelHeader> parse_header(ByteSpan data);
 
+// The header's identity against what the caller means to load. The header comes from untrusted
+// storage: without this check a host could serve another model (or an older version) sealed
+// under a key the enclave may also open. An empty expected_manifest_hash is not checked.
+// KEYS_SEALED_MODEL_INVALID on a mismatch.
+Status check_expected_model(const SealedModelHeader& header, std::string_view model_id,
+                            std::string_view model_version, ByteSpan expected_manifest_hash = {});
+
 // Per-sealing chunk key: HKDF-SHA256(salt = file_id, ikm = data key, info = label).
 Result<Bytes> derive_chunk_key(ByteSpan data_key, ByteSpan file_id);
 // 12-byte nonce: 4 zero bytes || u64be(index).

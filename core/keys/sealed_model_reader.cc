@@ -36,11 +36,12 @@ Status SealedModelReader::push_chunk_in_place(MutableByteSpan sealed, ModelSink&
     s = make_error(ErrorCode::KEYS_TRAILING_DATA,
                    "chunk " + std::to_string(index) + " after the last of " + std::to_string(header_.chunk_count));
   } else if (sealed.size() < header_.sealed_chunk_size(index)) {
-    s = make_error(ErrorCode::KEYS_TRUNCATED, "chunk " + std::to_string(index) + " is short: " +
-                                                  std::to_string(sealed.size()) + " of " +
+    s = make_error(ErrorCode::KEYS_TRUNCATED, "chunk " + std::to_string(index) +
+                                                  " is short: " + std::to_string(sealed.size()) + " of " +
                                                   std::to_string(header_.sealed_chunk_size(index)) + " bytes");
   } else if (sealed.size() > header_.sealed_chunk_size(index)) {
-    s = make_error(ErrorCode::KEYS_CHUNK_AUTH_FAILED, "chunk " + std::to_string(index) + " is longer than it must be");
+    s = make_error(ErrorCode::KEYS_CHUNK_AUTH_FAILED,
+                   "chunk " + std::to_string(index) + " is longer than it must be");
   } else {
     const size_t n = sealed.size() - kSealedTagSize;
     Status open = aead_.open_in_place(chunk_nonce(index), chunk_aad(header_, index), sealed.subspan(0, n),
@@ -67,7 +68,8 @@ Status SealedModelReader::close_finished_files(ModelSink& sink) {
     Bytes digest = file_hash_ ? file_hash_->finish() : crypto::sha256({});
     file_hash_.reset();
     if (digest != f.sha256)
-      return make_error(ErrorCode::KEYS_MANIFEST_MISMATCH, "contents of " + f.name + " differ from the manifest hash");
+      return make_error(ErrorCode::KEYS_MANIFEST_MISMATCH,
+                        "contents of " + f.name + " differ from the manifest hash");
     CPIPE_RETURN_IF_ERROR(sink.on_file_end(file_index_));
     ++file_index_;
     file_offset_ = 0;
@@ -121,8 +123,9 @@ Status SealedModelReader::consume(ByteSpan plain, ModelSink& sink) {
 Status SealedModelReader::finish() {
   if (!failed_.ok()) return failed_;
   if (next_index_ < header_.chunk_count) {
-    failed_ = make_error(ErrorCode::KEYS_TRUNCATED, "sealed model ended after chunk " + std::to_string(next_index_) +
-                                                        " of " + std::to_string(header_.chunk_count));
+    failed_ =
+        make_error(ErrorCode::KEYS_TRUNCATED, "sealed model ended after chunk " + std::to_string(next_index_) +
+                                                  " of " + std::to_string(header_.chunk_count));
     return failed_;
   }
   if (!manifest_ || file_index_ != manifest_->files.size()) {

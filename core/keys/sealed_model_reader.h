@@ -25,16 +25,23 @@ class ModelSink {
  public:
   virtual ~ModelSink() = default;
   // Once, before any file data, after the manifest authenticated and matched the header.
-  virtual Status on_manifest(const Manifest& manifest) { (void)manifest; return Status::Ok(); }
+  virtual Status on_manifest(const Manifest& manifest) {
+    (void)manifest;
+    return Status::Ok();
+  }
   // Consecutive pieces of file `file_index` (manifest order), starting at `offset`.
   virtual Status on_file_data(size_t file_index, uint64_t offset, ByteSpan data) = 0;
   // After the last byte of a file (also for empty files), once its SHA-256 matched the manifest.
-  virtual Status on_file_end(size_t file_index) { (void)file_index; return Status::Ok(); }
+  virtual Status on_file_end(size_t file_index) {
+    (void)file_index;
+    return Status::Ok();
+  }
 };
 
 class SealedModelReader {
  public:
-  // data_key: 32 bytes (unwrapped by KMS release or, DEVELOPMENT ONLY, by a dev key).
+  // data_key: 32 bytes (unwrapped by KMS release or, DEVELOPMENT ONLY, by a dev key). Check the
+  // header with check_expected_model first: it comes from untrusted storage.
   static Result<std::unique_ptr<SealedModelReader>> open(SealedModelHeader header, ByteSpan data_key);
 
   const SealedModelHeader& header() const { return header_; }

@@ -7,10 +7,10 @@
 
 namespace cpipe::keys {
 
-Result<std::unique_ptr<SealedModelWriter>> SealedModelWriter::create(const SealOptions& options,
-                                                                      Manifest manifest, ByteSpan data_key,
-                                                                      KeyWrap wrap, runtime::Random& random,
-                                                                      SealedChunkSink sink) {
+Result<std::unique_ptr<SealedModelWriter>> SealedModelWriter::create(const SealOptions& options, Manifest manifest,
+                                                                     ByteSpan data_key, KeyWrap wrap,
+                                                                     runtime::Random& random,
+                                                                     SealedChunkSink sink) {
   CPIPE_RETURN_IF_ERROR(manifest.normalize());
   if (data_key.size() != kDataKeySize)
     return make_error(ErrorCode::CRYPTO_BAD_KEY, "sealed model data key must be 32 bytes");
@@ -33,9 +33,8 @@ Result<std::unique_ptr<SealedModelWriter>> SealedModelWriter::create(const SealO
   auto aead = crypto::ChaCha20Poly1305::create(chunk_key);
   secure_zero(chunk_key);
   if (!aead.ok()) return aead.status();
-  std::unique_ptr<SealedModelWriter> w(new SealedModelWriter(std::move(h), std::move(header_bytes),
-                                                             std::move(manifest), std::move(*aead),
-                                                             std::move(sink)));
+  std::unique_ptr<SealedModelWriter> w(new SealedModelWriter(
+      std::move(h), std::move(header_bytes), std::move(manifest), std::move(*aead), std::move(sink)));
   Bytes len(4);
   store_u32_be(len.data(), static_cast<uint32_t>(manifest_bytes.size()));
   CPIPE_RETURN_IF_ERROR(w->append(len));
@@ -86,7 +85,8 @@ Status SealedModelWriter::account_file_bytes(ByteSpan data) {
       Bytes digest = file_hash_ ? file_hash_->finish() : crypto::sha256({});
       file_hash_.reset();
       if (digest != f.sha256)
-        return make_error(ErrorCode::KEYS_MANIFEST_MISMATCH, "contents of " + f.name + " differ from the manifest hash");
+        return make_error(ErrorCode::KEYS_MANIFEST_MISMATCH,
+                          "contents of " + f.name + " differ from the manifest hash");
       ++file_index_;
       file_offset_ = 0;
     }
@@ -116,8 +116,8 @@ Status SealedModelWriter::finish() {
   if (finished_) return make_error(ErrorCode::FAILED_PRECONDITION, "writer already finished");
   Status s = account_file_bytes({});
   if (s.ok() && file_index_ != manifest_.files.size())
-    s = make_error(ErrorCode::KEYS_MANIFEST_MISMATCH,
-                   "fewer file bytes than the manifest lists (stopped in " + manifest_.files[file_index_].name + ")");
+    s = make_error(ErrorCode::KEYS_MANIFEST_MISMATCH, "fewer file bytes than the manifest lists (stopped in " +
+                                                          manifest_.files[file_index_].name + ")");
   if (s.ok() && fill_ > 0) s = seal_buffer();
   if (s.ok() && next_index_ != header_.chunk_count) s = make_error(ErrorCode::INTERNAL, "chunk count mismatch");
   if (!s.ok()) {

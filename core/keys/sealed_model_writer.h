@@ -49,8 +49,8 @@ class SealedModelWriter {
   Status finish();
 
  private:
-  SealedModelWriter(SealedModelHeader header, Bytes header_bytes, Manifest manifest,
-                    crypto::ChaCha20Poly1305 aead, SealedChunkSink sink);
+  SealedModelWriter(SealedModelHeader header, Bytes header_bytes, Manifest manifest, crypto::ChaCha20Poly1305 aead,
+                    SealedChunkSink sink);
   Status append(ByteSpan data);  // into the chunk buffer, sealing full chunks
   Status seal_buffer();
   Status account_file_bytes(ByteSpan data);

@@ -277,7 +277,8 @@ Result<SigV4Result> sigv4_sign_headers(const HttpRequest& request, const AwsCred
   for (const auto& h : request.headers)
     if (lower(h.first) != "x-amz-date") headers.push_back(h);
   const bool token = !credentials.session_token.empty();
-  if (token && !options.omit_session_token) out.added_headers.emplace_back("X-Amz-Security-Token", credentials.session_token);
+  if (token && !options.omit_session_token)
+    out.added_headers.emplace_back("X-Amz-Security-Token", credentials.session_token);
   out.added_headers.emplace_back("X-Amz-Date", p.date);
   if (options.sign_body_header) out.added_headers.emplace_back("x-amz-content-sha256", p.payload_hash);
   headers.insert(headers.end(), out.added_headers.begin(), out.added_headers.end());
@@ -287,10 +288,9 @@ Result<SigV4Result> sigv4_sign_headers(const HttpRequest& request, const AwsCred
   finish_signature(out, credentials, options, p);
   if (token && options.omit_session_token)
     out.added_headers.emplace_back("X-Amz-Security-Token", credentials.session_token);
-  out.added_headers.emplace_back("Authorization", std::string(kAlgorithm) + " Credential=" +
-                                                      credentials.access_key_id + "/" + p.scope +
-                                                      ", SignedHeaders=" + signed_headers +
-                                                      ", Signature=" + out.signature);
+  out.added_headers.emplace_back(
+      "Authorization", std::string(kAlgorithm) + " Credential=" + credentials.access_key_id + "/" + p.scope +
+                           ", SignedHeaders=" + signed_headers + ", Signature=" + out.signature);
   return out;
 }
 

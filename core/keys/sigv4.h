@@ -25,19 +25,19 @@ struct AwsCredentials {
 using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
 
 struct HttpRequest {
-  std::string method;  // "POST"
-  std::string path;    // as sent, not yet percent-encoded: "/", "/example space/"
-  std::string query;   // raw query string without '?': "a=1&b=%E1%88%B4"
-  HttpHeaders headers; // in order; a repeated name is one header with comma-joined values
+  std::string method;   // "POST"
+  std::string path;     // as sent, not yet percent-encoded: "/", "/example space/"
+  std::string query;    // raw query string without '?': "a=1&b=%E1%88%B4"
+  HttpHeaders headers;  // in order; a repeated name is one header with comma-joined values
   std::string body;
 };
 
 struct SigV4Options {
   std::string region;
   std::string service;
-  int64_t unix_time = 0;          // seconds since the epoch, UTC
-  bool normalize_path = true;     // remove "." / ".." segments and empty segments (not for S3)
-  bool sign_body_header = false;  // add and sign x-amz-content-sha256
+  int64_t unix_time = 0;            // seconds since the epoch, UTC
+  bool normalize_path = true;       // remove "." / ".." segments and empty segments (not for S3)
+  bool sign_body_header = false;    // add and sign x-amz-content-sha256
   bool omit_session_token = false;  // add the token after signing (services that want it unsigned)
   int64_t expires_seconds = 3600;   // presigned (query) only
 };

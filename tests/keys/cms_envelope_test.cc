@@ -1,6 +1,8 @@
 // CMS EnvelopedData: the two real KMS answers in ../shared/data/kms parse to exactly the
 // expected encrypted key, IV and ciphertext; our encoder's output opens with OpenSSL's own CMS
 // code and OpenSSL's output opens with ours; wrong keys and damaged blobs are refused.
+#include "core/keys/cms_envelope.h"
+
 #include <gtest/gtest.h>
 #include <openssl/cms.h>
 #include <openssl/x509.h>
@@ -9,7 +11,6 @@
 #include <sstream>
 
 #include "backends/simulated/sim_random.h"
-#include "core/keys/cms_envelope.h"
 
 namespace cpipe::keys {
 namespace {

@@ -1,6 +1,8 @@
 // KMS Decrypt with a Recipient: the JSON body, the SigV4-signed headers (signature checked
 // against an independent Python computation), the response parser on a real KMS CMS blob, and
 // the mapping of every KMS error type to a stable code.
+#include "core/keys/kms_request.h"
+
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -9,7 +11,6 @@
 #include "backends/simulated/sim_random.h"
 #include "core/keys/base64.h"
 #include "core/keys/cms_envelope.h"
-#include "core/keys/kms_request.h"
 
 namespace cpipe::keys {
 namespace {
@@ -40,8 +41,9 @@ TEST(KmsRequest, DecryptBodyIsTheDocumentedJson) {
   KmsDecryptRequest minimal;
   minimal.ciphertext_blob = {0xff};
   minimal.attestation_document = {0x00};
-  EXPECT_EQ(kms_decrypt_body(minimal),
-            R"({"CiphertextBlob":"/w==","Recipient":{"KeyEncryptionAlgorithm":"RSAES_OAEP_SHA_256","AttestationDocument":"AA=="}})");
+  EXPECT_EQ(
+      kms_decrypt_body(minimal),
+      R"({"CiphertextBlob":"/w==","Recipient":{"KeyEncryptionAlgorithm":"RSAES_OAEP_SHA_256","AttestationDocument":"AA=="}})");
 }
 
 TEST(KmsRequest, SignedDecryptRequestMatchesAnIndependentSigV4) {
@@ -65,7 +67,8 @@ TEST(KmsRequest, SignedDecryptRequestMatchesAnIndependentSigV4) {
             "Signature=46d08f9fe413ebc9679849124a6c1bcf811402565edab90b9a2d312055445607");
   const std::string wire = serialize_http_request(*req);
   EXPECT_EQ(wire.substr(0, 18), "POST / HTTP/1.1\r\nH");
-  EXPECT_NE(wire.find("\r\nContent-Length: " + std::to_string(kBody.size()) + "\r\n\r\n" + kBody), std::string::npos);
+  EXPECT_NE(wire.find("\r\nContent-Length: " + std::to_string(kBody.size()) + "\r\n\r\n" + kBody),
+            std::string::npos);
 }
 
 TEST(KmsRequest, RefusesIncompleteRequests) {
@@ -84,8 +87,9 @@ TEST(KmsResponse, CiphertextForRecipientCarriesTheRealCmsBlob) {
   ss << in.rdbuf();
   const Bytes blob = to_bytes(ss.str());
   ASSERT_EQ(blob.size(), 493u);
-  const std::string body = R"({"CiphertextForRecipient":")" + base64_encode(blob) +
-                           R"(","EncryptionAlgorithm":"SYMMETRIC_DEFAULT","KeyId":"arn:aws:kms:eu-west-1:111122223333:key/k1","Plaintext":null})";
+  const std::string body =
+      R"({"CiphertextForRecipient":")" + base64_encode(blob) +
+      R"(","EncryptionAlgorithm":"SYMMETRIC_DEFAULT","KeyId":"arn:aws:kms:eu-west-1:111122223333:key/k1","Plaintext":null})";
   auto resp = parse_kms_decrypt_response(200, body);
   ASSERT_TRUE(resp.ok()) << resp.status().to_string();
   EXPECT_EQ(resp->ciphertext_for_recipient, blob);
@@ -172,8 +176,9 @@ TEST(KmsResponse, OnlyTransientErrorsAreRetryable) {
 }
 
 TEST(KmsRequest, GenerateDataKeyBodyBindsTheModel) {
-  EXPECT_EQ(kms_generate_data_key_body("alias/m", sealed_model_encryption_context("gpt2", "1")),
-            R"({"KeyId":"alias/m","KeySpec":"AES_256","EncryptionContext":{"cpipe:model-id":"gpt2","cpipe:model-version":"1"}})");
+  EXPECT_EQ(
+      kms_generate_data_key_body("alias/m", sealed_model_encryption_context("gpt2", "1")),
+      R"({"KeyId":"alias/m","KeySpec":"AES_256","EncryptionContext":{"cpipe:model-id":"gpt2","cpipe:model-version":"1"}})");
 }
 
 TEST(Base64, StrictStandardAlphabet) {

@@ -4,6 +4,7 @@
 // of the bad chunk released.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -11,6 +12,7 @@
 #include <sstream>
 
 #include "backends/simulated/sim_random.h"
+#include "core/crypto/aead.h"
 #include "core/crypto/hash.h"
 #include "core/keys/dev_key_wrap.h"
 #include "core/keys/sealed_model_reader.h"
@@ -159,14 +161,28 @@ TEST_F(SealedModelTest, RoundTripManyChunksWithEmptyFileAndOddWriteSizes) {
   }
 }
 
+TEST_F(SealedModelTest, RoundTripManifestSpanningSeveralChunksWithEmptiesAtBothEnds) {
+  Files f;
+  f.emplace_back("000-empty", Bytes{});
+  for (int i = 0; i < 300; ++i) {
+    char name[64];
+    std::snprintf(name, sizeof name, "shard/%03d-of-300-with-a-longish-name.bin", i);
+    f.emplace_back(name, pattern(static_cast<size_t>(i * 7 % 50), static_cast<uint8_t>(i)));
+  }
+  f.emplace_back("zzz-empty", Bytes{});
+  ASSERT_GT(manifest_of(f).encode().size(), 4u * kMinChunkSize);
+  expect_round_trip(f, kMinChunkSize, 333);
+}
+
 TEST_F(SealedModelTest, RoundTripOnlyEmptyFilesAndNoFiles) {
   expect_round_trip({{"empty", {}}}, kMinChunkSize);
   expect_round_trip({}, kMinChunkSize);
 }
 
 TEST_F(SealedModelTest, RoundTripAtExactChunkBoundaries) {
-  for (uint64_t stream : {uint64_t(kMinChunkSize) - 1, uint64_t(kMinChunkSize), uint64_t(kMinChunkSize) + 1,
-                          uint64_t(3) * kMinChunkSize - 1, uint64_t(3) * kMinChunkSize, uint64_t(3) * kMinChunkSize + 1}) {
+  for (uint64_t stream :
+       {uint64_t(kMinChunkSize) - 1, uint64_t(kMinChunkSize), uint64_t(kMinChunkSize) + 1,
+        uint64_t(3) * kMinChunkSize - 1, uint64_t(3) * kMinChunkSize, uint64_t(3) * kMinChunkSize + 1}) {
     SCOPED_TRACE(stream);
     Files f = files_with_stream_size(stream);
     Sealed s = seal(f, data_key, dev_wrap(), random, kMinChunkSize);
@@ -265,8 +281,8 @@ TEST_F(SealedModelTest, EveryChunkAndTagByteFlipFailsThatChunkOnly) {
   for (auto& [i, b] : clean.files) all_files.insert(all_files.end(), b.begin(), b.end());
   const size_t prefix = s.h.stream_size - all_files.size();  // u32 length + manifest
   for (size_t i = 0; i < s.chunks.size(); ++i) {
-    for (size_t pos : {size_t(0), s.chunks[i].size() / 2, s.chunks[i].size() - kSealedTagSize,
-                       s.chunks[i].size() - 1}) {
+    for (size_t pos :
+         {size_t(0), s.chunks[i].size() / 2, s.chunks[i].size() - kSealedTagSize, s.chunks[i].size() - 1}) {
       SCOPED_TRACE("chunk " + std::to_string(i) + " byte " + std::to_string(pos));
       auto chunks = s.chunks;
       chunks[i][pos] ^= 0x04;
@@ -380,6 +396,77 @@ TEST_F(SealedModelTest, TruncatedHeaderAndForeignFilesAreRecognized) {
             ErrorCode::KEYS_SEALED_MODEL_INVALID);
 }
 
+// A dishonest or buggy sealer (it holds the data key, so its chunks authenticate): the reader
+// still refuses contents that disagree with the manifest, and unsafe names.
+class DishonestSealerTest : public SealedModelTest {
+ protected:
+  // Seals `stream` as-is under data_key, with `manifest_hash` in the header.
+  Sealed seal_raw(const Bytes& stream, const Bytes& manifest_hash) {
+    Sealed s;
+    s.h.model_id = "m";
+    s.h.model_version = "1";
+    s.h.chunk_size = kMinChunkSize;
+    s.h.stream_size = stream.size();
+    s.h.chunk_count = chunk_count_for(stream.size(), kMinChunkSize);
+    s.h.manifest_hash = manifest_hash;
+    s.h.file_id = random.bytes(kFileIdSize);
+    s.h.wrap = dev_wrap("m");
+    s.header = *encode_header(s.h);
+    auto aead = crypto::ChaCha20Poly1305::create(*derive_chunk_key(data_key, s.h.file_id));
+    for (uint64_t i = 0; i < s.h.chunk_count; ++i) {
+      ByteSpan plain = ByteSpan(stream).subspan(i * kMinChunkSize, s.h.plain_chunk_size(i));
+      s.chunks.push_back(*aead->seal(chunk_nonce(i), chunk_aad(s.h, i), plain));
+    }
+    return s;
+  }
+  static Bytes stream_of(const Manifest& m, const Bytes& contents) {
+    // Sized up front: GCC 12 misreports inserts into a small fresh vector (-Warray-bounds).
+    const Bytes mb = m.encode();
+    Bytes out(4 + mb.size() + contents.size());
+    store_u32_be(out.data(), static_cast<uint32_t>(mb.size()));
+    std::copy(mb.begin(), mb.end(), out.begin() + 4);
+    std::copy(contents.begin(), contents.end(), out.begin() + 4 + static_cast<std::ptrdiff_t>(mb.size()));
+    return out;
+  }
+};
+
+TEST_F(DishonestSealerTest, FileHashDisagreeingWithTheManifestIsRefusedAtTheFileEnd) {
+  Bytes contents = pattern(9000, 1);
+  Manifest m;
+  m.files.push_back({"model.safetensors", contents.size(), crypto::sha256(pattern(9000, 2))});
+  Sealed s = seal_raw(stream_of(m, contents), m.hash());
+  CollectSink sink;
+  EXPECT_EQ(open_all(s.header, s.chunks, data_key, sink).code(), ErrorCode::KEYS_MANIFEST_MISMATCH);
+  EXPECT_TRUE(sink.ended.empty());  // the file is never declared complete
+}
+
+TEST_F(DishonestSealerTest, ManifestHashOrSizesDisagreeingWithTheHeaderAreRefused) {
+  Bytes contents = pattern(100, 1);
+  Manifest m;
+  m.files.push_back({"a", contents.size(), crypto::sha256(contents)});
+  Bytes wrong = m.hash();
+  wrong[0] ^= 1;
+  CollectSink s1;
+  Sealed a = seal_raw(stream_of(m, contents), wrong);
+  EXPECT_EQ(open_all(a.header, a.chunks, data_key, s1).code(), ErrorCode::KEYS_MANIFEST_MISMATCH);
+  EXPECT_FALSE(s1.manifest.has_value());
+  Bytes longer = contents;
+  longer.push_back(0);  // one byte more than the manifest lists
+  CollectSink s2;
+  Sealed b = seal_raw(stream_of(m, longer), m.hash());
+  EXPECT_EQ(open_all(b.header, b.chunks, data_key, s2).code(), ErrorCode::KEYS_MANIFEST_MISMATCH);
+  EXPECT_EQ(s2.released, 0u);
+}
+
+TEST_F(DishonestSealerTest, PathTraversalNamesAreRefusedEvenWhenAuthenticated) {
+  Manifest m;
+  m.files.push_back({"../../etc/cron.d/evil", 0, crypto::sha256({})});
+  Sealed s = seal_raw(stream_of(m, {}), m.hash());
+  CollectSink sink;
+  EXPECT_EQ(open_all(s.header, s.chunks, data_key, sink).code(), ErrorCode::KEYS_MANIFEST_MISMATCH);
+  EXPECT_FALSE(sink.manifest.has_value());
+}
+
 TEST_F(SealedModelTest, WriterRefusesBytesThatDifferFromTheManifest) {
   Files f = {{"a", pattern(5000, 1)}};
   std::vector<Bytes> out;
@@ -387,18 +474,21 @@ TEST_F(SealedModelTest, WriterRefusesBytesThatDifferFromTheManifest) {
     out.emplace_back(c.begin(), c.end());
     return Status::Ok();
   };
-  auto w = SealedModelWriter::create({"m", "1", kMinChunkSize}, manifest_of(f), data_key, dev_wrap("m"), random, sink);
+  auto w =
+      SealedModelWriter::create({"m", "1", kMinChunkSize}, manifest_of(f), data_key, dev_wrap("m"), random, sink);
   ASSERT_TRUE(w.ok());
   Bytes other = pattern(5000, 2);
   EXPECT_EQ((*w)->write(other).code(), ErrorCode::KEYS_MANIFEST_MISMATCH);
   EXPECT_EQ((*w)->finish().code(), ErrorCode::KEYS_MANIFEST_MISMATCH);
 
-  auto w2 = SealedModelWriter::create({"m", "1", kMinChunkSize}, manifest_of(f), data_key, dev_wrap("m"), random, sink);
+  auto w2 =
+      SealedModelWriter::create({"m", "1", kMinChunkSize}, manifest_of(f), data_key, dev_wrap("m"), random, sink);
   ASSERT_TRUE(w2.ok());
   ASSERT_TRUE((*w2)->write(ByteSpan(f[0].second).subspan(0, 4000)).ok());
   EXPECT_EQ((*w2)->finish().code(), ErrorCode::KEYS_MANIFEST_MISMATCH);
 
-  auto w3 = SealedModelWriter::create({"m", "1", kMinChunkSize}, manifest_of(f), data_key, dev_wrap("m"), random, sink);
+  auto w3 =
+      SealedModelWriter::create({"m", "1", kMinChunkSize}, manifest_of(f), data_key, dev_wrap("m"), random, sink);
   ASSERT_TRUE(w3.ok());
   Bytes longer = f[0].second;
   longer.push_back(0);
@@ -424,8 +514,20 @@ TEST_F(SealedModelTest, OptionsOutOfRangeAreRefused) {
             ErrorCode::INVALID_ARGUMENT);
   EXPECT_EQ(SealedModelWriter::create({"", "1", kMinChunkSize}, {}, data_key, dev_wrap(""), random, sink).code(),
             ErrorCode::INVALID_ARGUMENT);
-  EXPECT_EQ(SealedModelWriter::create({"m", "1", kMinChunkSize}, {}, Bytes(31), dev_wrap("m"), random, sink).code(),
-            ErrorCode::CRYPTO_BAD_KEY);
+  EXPECT_EQ(
+      SealedModelWriter::create({"m", "1", kMinChunkSize}, {}, Bytes(31), dev_wrap("m"), random, sink).code(),
+      ErrorCode::CRYPTO_BAD_KEY);
+}
+
+TEST_F(SealedModelTest, CallersCheckTheHeaderIsTheModelTheyExpect) {
+  Sealed s = seal(multi_files(), data_key, dev_wrap(), random, kMinChunkSize);
+  EXPECT_TRUE(check_expected_model(s.h, "gpt2-test", "1").ok());
+  EXPECT_TRUE(check_expected_model(s.h, "gpt2-test", "1", s.h.manifest_hash).ok());
+  EXPECT_EQ(check_expected_model(s.h, "gpt2-test", "0").code(), ErrorCode::KEYS_SEALED_MODEL_INVALID);
+  EXPECT_EQ(check_expected_model(s.h, "other", "1").code(), ErrorCode::KEYS_SEALED_MODEL_INVALID);
+  Bytes other_hash = s.h.manifest_hash;
+  other_hash[31] ^= 1;
+  EXPECT_EQ(check_expected_model(s.h, "gpt2-test", "1", other_hash).code(), ErrorCode::KEYS_SEALED_MODEL_INVALID);
 }
 
 TEST_F(SealedModelTest, KmsWrappedHeaderRoundTripsItsFields) {

@@ -113,8 +113,9 @@ Case load_case(const fs::path& dir) {
   c.options.expires_seconds = ctx.value("expiration_in_seconds", 3600);
   // Flags this implementation does not know would make a case silently wrong.
   for (auto& [k, v] : ctx.items()) {
-    static const std::set<std::string> known = {"credentials", "region", "service", "timestamp", "normalize",
-                                                "sign_body", "omit_session_token", "expiration_in_seconds"};
+    static const std::set<std::string> known = {
+        "credentials",          "region", "service", "timestamp", "normalize", "sign_body", "omit_session_token",
+        "expiration_in_seconds"};
     EXPECT_TRUE(known.count(k)) << c.name << ": unknown context flag " << k;
   }
   return c;
@@ -133,9 +134,10 @@ TEST(SigV4Suite, HasEveryCaseWithEveryFile) {
   // aws-c-auth v4 suite at 495329c: 38 cases, each with header and query expectations.
   ASSERT_EQ(dirs.size(), 38u);
   for (const auto& d : dirs)
-    for (const char* f : {"request.txt", "context.json", "header-canonical-request.txt", "header-string-to-sign.txt",
-                          "header-signature.txt", "header-signed-request.txt", "query-canonical-request.txt",
-                          "query-string-to-sign.txt", "query-signature.txt", "query-signed-request.txt"})
+    for (const char* f :
+         {"request.txt", "context.json", "header-canonical-request.txt", "header-string-to-sign.txt",
+          "header-signature.txt", "header-signed-request.txt", "query-canonical-request.txt",
+          "query-string-to-sign.txt", "query-signature.txt", "query-signed-request.txt"})
       EXPECT_TRUE(fs::exists(d / f)) << d / f;
 }
 
@@ -187,8 +189,9 @@ TEST(SigV4, DateFormattingAroundLeapDayAndEpoch) {
 
 TEST(SigV4, SigningKeyMatchesAwsDocumentationExample) {
   // The derived key of AWS's documented example (secret wJalr..., 20120215, us-east-1, iam).
-  EXPECT_EQ(hex_encode(sigv4_signing_key("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "20120215", "us-east-1", "iam")),
-            "f4780e2d9f65fa895f9c67b32ce1baf0b0d8a43505a000a1a9e090d414db404d");
+  EXPECT_EQ(
+      hex_encode(sigv4_signing_key("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "20120215", "us-east-1", "iam")),
+      "f4780e2d9f65fa895f9c67b32ce1baf0b0d8a43505a000a1a9e090d414db404d");
 }
 
 TEST(SigV4, RejectsMissingCredentialsOrRelativePath) {

@@ -90,6 +90,15 @@ TEST_F(Gpt2Test, ThreadCountDoesNotChangeResults) {
   expect_bit_identical(ref, run_chain({three.get()}, 5));
 }
 
+TEST_F(Gpt2Test, LmHeadInPlaceOrCopiedGivesTheSameBits) {
+  auto copied = load(0, 4);
+  Gpt2Options o;
+  o.lm_head_in_place = true;
+  auto in_place = Gpt2Model::load(dir_->path(), o);
+  ASSERT_TRUE(in_place.ok());
+  expect_bit_identical(run_chain({copied.get()}, 3), run_chain({in_place->get()}, 3));
+}
+
 TEST_F(Gpt2Test, StageRolesAndShapes) {
   auto first = load(0, 2), last = load(2, 4);
   EXPECT_TRUE(first->is_first());

@@ -5,7 +5,7 @@
 // the real HF tiny-gpt2 file. Also measures bf16/int8 against fp32 on the same prompts.
 //
 // Needs /usr/bin/python3 with torch (Debian python3-torch; ci/install-deps.sh installs it).
-// Override the interpreter with CPIPE_TORCH_PYTHON.
+// Override the interpreter with CPIPE_TORCH_PYTHON; force kernels with CPIPE_MODEL_ISA.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -106,6 +106,10 @@ OracleRun run_cpipe(Gpt2Model& m, const std::vector<std::vector<int32_t>>* force
 }
 
 void compare_with_oracle(const std::string& model_dir, const char* label) {
+  // CPIPE_MODEL_ISA=portable|avx2|avx512|avx512bf16 runs the comparison on other kernels.
+  if (const char* isa = std::getenv("CPIPE_MODEL_ISA"); isa && *isa) {
+    ASSERT_TRUE(set_kernel_isa(isa)) << "this CPU cannot run " << isa;
+  }
   auto model = Gpt2Model::load(model_dir, Gpt2Options{});
   ASSERT_TRUE(model.ok()) << model.status().to_string();
   testing::TempDir work;
