@@ -18,12 +18,13 @@ namespace cpipe::model {
 namespace {
 
 // Weight rows are short streams (0.75-12 KiB) that hardware prefetchers barely train on, but the
-// matrix is one sequential region: prefetch each row pointer a fixed distance ahead (tuned on a
-// 2-vCPU EPYC: 4-8 KiB; prefetches never fault past the end).
+// matrix is one sequential region: prefetch each row pointer whole groups of 4 rows ahead, about
+// 8 KiB (tuned on a 2-vCPU EPYC: 8 KiB beat 4, 16 and 32 KiB; prefetches never fault past the end).
 constexpr int64_t kPrefetchBytes = 8192;
 inline int64_t prefetch_ahead(int64_t cols, int64_t elem_bytes) {
-  (void)cols;
-  return kPrefetchBytes / elem_bytes;  // in elements
+  const int64_t group = 4 * cols * elem_bytes;  // bytes of one group of 4 rows
+  const int64_t groups = group >= kPrefetchBytes ? 1 : kPrefetchBytes / group;
+  return groups * 4 * cols;  // in elements: whole groups ahead, at least one
 }
 
 

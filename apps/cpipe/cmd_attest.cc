@@ -9,6 +9,7 @@
 #include <tuple>
 #include <nlohmann/json.hpp>
 
+#include "apps/cpipe/cli_args.h"
 #include "apps/cpipe/command_registry.h"
 #include "backends/simulated/nsm/sim_nsm.h"
 #include "core/attest/nitro/nitro_root.h"
@@ -36,101 +37,6 @@ struct VerifyOptions {
   bool allow_debug = false;
   bool json = false;
 };
-
-Result<Bytes> read_file(const std::string& path, const char* what) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return make_error(ErrorCode::IO_ERROR, std::string("cannot read ") + what + " file " + path);
-  return Bytes(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-}
-
-int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = unsigned(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + int64_t(doe) - 719468;
-}
-
-// RFC 3339 UTC text of a Unix time in ms ("2022-10-13T08:58:02.136Z").
-std::string rfc3339(int64_t ms) {
-  int64_t days = ms >= 0 ? ms / 86400000 : -((-ms + 86399999) / 86400000);
-  int64_t rem = ms - days * 86400000;
-  // civil_from_days (H. Hinnant).
-  int64_t z = days + 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const unsigned doe = unsigned(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
-  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
-  const int64_t y = int64_t(yoe) + era * 400 + (m <= 2);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ", (long long)y, m, d,
-                (long long)(rem / 3600000), (long long)(rem / 60000 % 60), (long long)(rem / 1000 % 60),
-                (long long)(rem % 1000));
-  return buf;
-}
-
-// TIME: milliseconds since the epoch (all digits), RFC 3339 ("2022-10-13T09:00:00Z",
-// fractional seconds and numeric offsets allowed), or "now" (the wall clock, explicitly asked).
-Result<int64_t> parse_time(const std::string& s) {
-  auto bad = [&s] { return make_error(ErrorCode::INVALID_ARGUMENT, "--at \"" + s + "\" is not RFC 3339 or ms since the epoch"); };
-  if (s == "now") {
-    return int64_t(std::chrono::duration_cast<std::chrono::milliseconds>(
-                       std::chrono::system_clock::now().time_since_epoch()).count());
-  }
-  if (!s.empty() && s.find_first_not_of("0123456789") == std::string::npos) {
-    if (s.size() > 15) return bad();
-    return int64_t(std::stoll(s));
-  }
-  auto num = [&s](size_t pos, size_t len, int64_t* out) {
-    if (pos + len > s.size()) return false;
-    int64_t v = 0;
-    for (size_t i = pos; i < pos + len; ++i) {
-      if (s[i] < '0' || s[i] > '9') return false;
-      v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return true;
-  };
-  int64_t y, mo, d, h, mi, sec;
-  if (!num(0, 4, &y) || s.size() < 20 || s[4] != '-' || !num(5, 2, &mo) || s[7] != '-' || !num(8, 2, &d) ||
-      (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !num(11, 2, &h) || s[13] != ':' || !num(14, 2, &mi) ||
-      s[16] != ':' || !num(17, 2, &sec)) {
-    return bad();
-  }
-  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return bad();
-  size_t pos = 19;
-  int64_t frac_ms = 0;
-  if (pos < s.size() && s[pos] == '.') {
-    ++pos;
-    int digits = 0;
-    while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
-      if (digits < 3) frac_ms = frac_ms * 10 + (s[pos] - '0');
-      ++digits;
-      ++pos;
-    }
-    if (digits == 0) return bad();
-    for (int i = digits; i < 3; ++i) frac_ms *= 10;
-  }
-  int64_t offset_min = 0;
-  if (pos < s.size() && (s[pos] == 'Z' || s[pos] == 'z')) {
-    ++pos;
-  } else if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
-    int64_t oh, om;
-    if (!num(pos + 1, 2, &oh) || pos + 3 >= s.size() || s[pos + 3] != ':' || !num(pos + 4, 2, &om)) return bad();
-    offset_min = (s[pos] == '+' ? 1 : -1) * (oh * 60 + om);
-    pos += 6;
-  } else {
-    return bad();
-  }
-  if (pos != s.size()) return bad();
-  int64_t days = days_from_civil(y, unsigned(mo), unsigned(d));
-  int64_t secs = ((days * 24 + h) * 60 + mi) * 60 + std::min<int64_t>(sec, 59);
-  return (secs - offset_min * 60) * 1000 + frac_ms;
-}
 
 ordered_json hex_or_null(const std::optional<Bytes>& b) {
   return b ? ordered_json(hex_encode(*b)) : ordered_json(nullptr);
@@ -175,10 +81,10 @@ Result<ordered_json> verify_nitro(const VerifyOptions& o, ByteSpan evidence, int
   ordered_json j;
   j["ok"] = true;
   j["platform"] = "nitro";
-  j["verified_at"] = rfc3339(at);
+  j["verified_at"] = rfc3339_ms(at);
   j["module_id"] = doc.module_id;
   j["timestamp_ms"] = doc.timestamp_ms;
-  j["timestamp"] = rfc3339(int64_t(doc.timestamp_ms));
+  j["timestamp"] = rfc3339_ms(int64_t(doc.timestamp_ms));
   j["digest"] = doc.digest;
   j["debug"] = v.debug;
   j["cose"] = {{"tagged", v.tagged}, {"alg", "ES384"}, {"payload_map", doc.indefinite_map ? "indefinite" : "definite"}};
@@ -188,10 +94,10 @@ Result<ordered_json> verify_nitro(const VerifyOptions& o, ByteSpan evidence, int
   j["bound"] = {{"public_key", hex_or_null(doc.public_key)},
                 {"user_data", hex_or_null(doc.user_data)},
                 {"nonce", hex_or_null(doc.nonce)}};
-  j["validity"] = {{"not_before", rfc3339(v.chain.valid_from_ms)}, {"not_after", rfc3339(v.chain.valid_until_ms)}};
+  j["validity"] = {{"not_before", rfc3339_ms(v.chain.valid_from_ms)}, {"not_after", rfc3339_ms(v.chain.valid_until_ms)}};
   ordered_json certs = ordered_json::array();
   for (const auto& c : v.chain.certs) {
-    certs.push_back({{"subject", c.subject}, {"not_before", rfc3339(c.not_before_ms)}, {"not_after", rfc3339(c.not_after_ms)}});
+    certs.push_back({{"subject", c.subject}, {"not_before", rfc3339_ms(c.not_before_ms)}, {"not_after", rfc3339_ms(c.not_after_ms)}});
   }
   j["certificates"] = certs;
   j["root_sha256"] = hex_encode(crypto::sha256(policy.root_der.empty() ? doc.cabundle.front() : policy.root_der));
@@ -229,7 +135,7 @@ Result<ordered_json> verify_snp(const VerifyOptions& o, ByteSpan evidence, int64
   CPIPE_ASSIGN_OR_RETURN(auto v, attest::snp::verify(o.platform, evidence, certs, policy, at));
   ordered_json j;
   j["ok"] = true;
-  j["verified_at"] = rfc3339(at);
+  j["verified_at"] = rfc3339_ms(at);
   ordered_json summary = attest::snp::to_json(v);
   for (auto it = summary.begin(); it != summary.end(); ++it) j[it.key()] = it.value();
   return j;
@@ -245,7 +151,7 @@ int run_verify(const VerifyOptions& o) {
                                    "no verification time: pass --at TIME (RFC 3339, ms since the epoch, or \"now\")"),
                         o.json);
   }
-  auto at = parse_time(o.at);
+  auto at = parse_time_ms(o.at, "--at");
   if (!at.ok()) {
     report_error(at.status(), o.json);
     return kExitUsage;
@@ -257,7 +163,7 @@ int run_verify(const VerifyOptions& o) {
   if (o.json) {
     std::cout << j->dump(2) << std::endl;
   } else {
-    std::cout << "OK: " << o.platform << " evidence verifies at " << rfc3339(*at) << "\n" << j->dump(2) << std::endl;
+    std::cout << "OK: " << o.platform << " evidence verifies at " << rfc3339_ms(*at) << "\n" << j->dump(2) << std::endl;
   }
   return kExitOk;
 }
@@ -287,7 +193,7 @@ class FixedClock final : public runtime::Clock {
 
 int run_sim_document(const SimOptions& o) {
   if (o.at.empty()) return report_error(make_error(ErrorCode::ATTEST_NO_TIME, "pass --at TIME"), o.json);
-  auto at = parse_time(o.at);
+  auto at = parse_time_ms(o.at, "--at");
   if (!at.ok()) return report_error(at.status(), o.json);
   runtime::AttestationRequest req;
   for (auto [text, field, flag] : {std::tuple{&o.public_key, &req.public_key, "--public-key"},
@@ -317,7 +223,7 @@ int run_sim_document(const SimOptions& o) {
                     {"document", o.out},
                     {"root", o.root_out},
                     {"root_sha256", hex_encode(crypto::sha256((*nsm)->root_der()))},
-                    {"timestamp", rfc3339(*at)},
+                    {"timestamp", rfc3339_ms(*at)},
                     {"PCR0", hex_encode((*nsm)->pcrs().at(0))}};
   std::cout << (o.json ? j.dump() : j.dump(2)) << std::endl;
   return kExitOk;

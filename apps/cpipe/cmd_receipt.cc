@@ -10,6 +10,7 @@
 #include <iterator>
 #include <nlohmann/json.hpp>
 
+#include "apps/cpipe/cli_args.h"
 #include "apps/cpipe/command_registry.h"
 #include "core/attest/nitro/nitro_document.h"
 #include "core/attest/nitro/nitro_root.h"
@@ -26,66 +27,6 @@ namespace {
 using nlohmann::ordered_json;
 using receipt::AirClaims;
 using receipt::VerifyReport;
-
-Result<Bytes> read_file(const std::string& path, const char* what) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return make_error(ErrorCode::IO_ERROR, std::string("cannot read ") + what + " file " + path);
-  return Bytes(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-}
-
-Result<Bytes> hex_arg(const std::string& s, const char* flag) {
-  auto b = hex_decode(s);
-  if (!b.ok()) return make_error(ErrorCode::INVALID_ARGUMENT, std::string(flag) + " is not hex");
-  return b;
-}
-
-int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = unsigned(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + int64_t(doe) - 719468;
-}
-
-// TIME as `cpipe attest verify --at` takes it: ms since the epoch (all digits), RFC 3339 UTC
-// or with an offset ("2026-02-25T00:00:00Z"), or "now" (the wall clock, explicitly asked for).
-Result<int64_t> parse_time_ms(const std::string& s, const char* flag) {
-  auto bad = [&] {
-    return make_error(ErrorCode::INVALID_ARGUMENT, std::string(flag) + " \"" + s + "\" is not RFC 3339 or ms since the epoch");
-  };
-  if (s == "now") {
-    return int64_t(std::chrono::duration_cast<std::chrono::milliseconds>(
-                       std::chrono::system_clock::now().time_since_epoch()).count());
-  }
-  if (!s.empty() && s.size() <= 15 && s.find_first_not_of("0123456789") == std::string::npos) return int64_t(std::stoll(s));
-  int y, mo, d, h, mi, sec, n = 0;
-  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || n != 19) return bad();
-  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return bad();
-  size_t pos = 19;
-  int64_t frac_ms = 0;
-  if (pos < s.size() && s[pos] == '.') {
-    int digits = 0;
-    for (++pos; pos < s.size() && s[pos] >= '0' && s[pos] <= '9'; ++pos, ++digits) {
-      if (digits < 3) frac_ms = frac_ms * 10 + (s[pos] - '0');
-    }
-    if (digits == 0) return bad();
-    for (int i = digits; i < 3; ++i) frac_ms *= 10;
-  }
-  int64_t offset_min = 0;
-  if (pos + 1 == s.size() && (s[pos] == 'Z' || s[pos] == 'z')) {
-    ++pos;
-  } else if (pos + 6 == s.size() && (s[pos] == '+' || s[pos] == '-') && s[pos + 3] == ':') {
-    int oh, om;
-    if (std::sscanf(s.c_str() + pos + 1, "%2d:%2d", &oh, &om) != 2) return bad();
-    offset_min = (s[pos] == '+' ? 1 : -1) * (oh * 60 + om);
-    pos += 6;
-  } else {
-    return bad();
-  }
-  int64_t secs = ((days_from_civil(y, unsigned(mo), unsigned(d)) * 24 + h) * 60 + mi) * 60 + std::min(sec, 59);
-  return (secs - offset_min * 60) * 1000 + frac_ms;
-}
 
 // A receipt file: raw COSE bytes, hex text, or a golden-vector JSON (its receipt_hex).
 Result<Bytes> receipt_bytes(const Bytes& file, nlohmann::json* vector) {

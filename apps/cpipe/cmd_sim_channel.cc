@@ -75,6 +75,9 @@ CommandRegistrar registrar([](CLI::App& root) {
       ->check(CLI::IsMember({"sim-nitro", "mock-dev"}));
   cmd->add_option("--rekey-after", opt->session.rekey_after_records, "Records per key before a key update")
       ->check(CLI::Range(uint64_t(1), uint64_t(1) << 40));
+  cmd->add_option("--b-image", opt->session.b_image,
+                  "Image enclave-b really runs (enclave-a pins the genuine one: try 'rogue')");
+  cmd->add_flag("--b-debug", opt->session.b_debug, "Run enclave-b as a debug-mode enclave (must be refused)");
   cmd->add_flag("--verbose", opt->verbose, "Print every structured event with its virtual time");
   cmd->add_flag("--json", opt->json, "Machine-readable output");
   cmd->callback([opt] { set_exit_code(run(*opt)); });

@@ -64,8 +64,9 @@ struct Attestation {
   std::unique_ptr<runtime::AttestationVerifier> verifier;
 };
 
-sim::SimEnclaveImage image_of(const std::string& name) {
+sim::SimEnclaveImage image_of(const std::string& name, bool debug = false) {
   sim::SimEnclaveImage image;
+  image.debug = debug;
   image.name = name;
   image.eif = to_bytes("cpipe enclave image file: " + name);
   image.kernel = to_bytes("cpipe enclave kernel 6.1");
@@ -73,13 +74,15 @@ sim::SimEnclaveImage image_of(const std::string& name) {
   return image;
 }
 
+// `self_image` is what this enclave really runs; `peer` names the image it expects of its peer.
 Result<Attestation> make_attestation(const SimChannelOptions& opt, runtime::Env& env,
-                                     runtime::Clock& clock, const std::string& self,
-                                     const std::string& peer) {
+                                     runtime::Clock& clock, const std::string& self_image,
+                                     bool self_debug, const std::string& peer) {
   Attestation a;
   if (opt.attestation == "mock-dev") {
     attest::MockProviderConfig pc;
-    pc.measurements = {{"PCR0", crypto::sha384(to_bytes(self))}};
+    pc.measurements = {{"PCR0", crypto::sha384(to_bytes(self_image))}};
+    pc.debug = self_debug;
     pc.latency = std::chrono::milliseconds(1);
     CPIPE_ASSIGN_OR_RETURN(a.provider, attest::MockAttestationProvider::create(env, pc));
     attest::MockVerifierPolicy vp;
@@ -95,8 +98,8 @@ Result<Attestation> make_attestation(const SimChannelOptions& opt, runtime::Env&
   // One simulated AWS PKI for the whole world (same seed), so each side pins the same root.
   sim::SimNsmConfig nc;
   nc.seed = to_bytes("cpipe sim channel: simulated Nitro PKI");
-  nc.image = image_of(self);
-  nc.module_id = "i-0sim0000000000000-enc-" + self;
+  nc.image = image_of(self_image, self_debug);
+  nc.module_id = "i-0sim0000000000000-enc-" + self_image;
   nc.latency = std::chrono::milliseconds(60);  // published NSM attestation: about 45-90 ms
   CPIPE_ASSIGN_OR_RETURN(std::unique_ptr<sim::SimNsm> nsm, sim::SimNsm::create(clock, nc));
   attest::nitro::NitroPolicy policy;
@@ -281,8 +284,8 @@ Result<SimChannelReport> run_sim_channel(const SimChannelOptions& opt) {
   s.b_env = b.env();
   runtime::Env host_env = host.env();
 
-  CPIPE_ASSIGN_OR_RETURN(Attestation a_att, make_attestation(opt, s.a_env, a.clock(), "enclave-a", "enclave-b"));
-  CPIPE_ASSIGN_OR_RETURN(Attestation b_att, make_attestation(opt, s.b_env, b.clock(), "enclave-b", "enclave-a"));
+  CPIPE_ASSIGN_OR_RETURN(Attestation a_att, make_attestation(opt, s.a_env, a.clock(), "enclave-a", false, "enclave-b"));
+  CPIPE_ASSIGN_OR_RETURN(Attestation b_att, make_attestation(opt, s.b_env, b.clock(), opt.b_image, opt.b_debug, "enclave-a"));
   for (auto* c : {&s.a_config, &s.b_config}) {
     c->handshake_timeout = std::chrono::seconds(5);
     c->rekey_after_records = opt.rekey_after_records;

@@ -19,6 +19,10 @@ struct SimChannelOptions {
   std::string attestation = "sim-nitro";   // or "mock-dev" (development only)
   uint64_t rekey_after_records = 6;        // small, so the run shows key updates
   bool keep_events = false;                // collect every structured event (for --verbose)
+  // What enclave-b really runs. enclave-a always pins the measurements of the genuine
+  // "enclave-b" image, so another image, or a debug-mode enclave, must fail the handshake.
+  std::string b_image = "enclave-b";
+  bool b_debug = false;
 };
 
 struct SimChannelReport {

@@ -50,6 +50,32 @@ TEST(SimChannelSessionTest, SameSeedSameTraceHashOtherSeedOtherHash) {
   EXPECT_NE(a->unseed, c->unseed);
 }
 
+// Issue 4 item 5 in the simulator: the channel's policy runs the real Nitro verifier on SimNsm
+// documents, so an enclave running another image, or a debug-mode enclave, is refused.
+TEST(SimChannelSessionTest, WrongImageFailsTheHandshakeWithAMeasurementMismatch) {
+  for (const char* mode : {"sim-nitro", "mock-dev"}) {
+    SimChannelOptions o = small(5, mode);
+    o.b_image = "rogue";
+    Result<SimChannelReport> r = run_sim_channel(o);
+    ASSERT_FALSE(r.ok()) << mode;
+    EXPECT_EQ(r.code(), ErrorCode::CHANNEL_ATTESTATION_REJECTED) << mode << ": " << r.status().to_string();
+    EXPECT_NE(r.status().message().find("ATTEST_MEASUREMENT_MISMATCH"), std::string::npos)
+        << r.status().to_string();
+  }
+}
+
+TEST(SimChannelSessionTest, DebugEnclaveFailsTheHandshake) {
+  for (const char* mode : {"sim-nitro", "mock-dev"}) {
+    SimChannelOptions o = small(5, mode);
+    o.b_debug = true;
+    Result<SimChannelReport> r = run_sim_channel(o);
+    ASSERT_FALSE(r.ok()) << mode;
+    EXPECT_EQ(r.code(), ErrorCode::CHANNEL_ATTESTATION_REJECTED) << mode << ": " << r.status().to_string();
+    EXPECT_NE(r.status().message().find("ATTEST_DEBUG_NOT_ALLOWED"), std::string::npos)
+        << r.status().to_string();
+  }
+}
+
 TEST(SimChannelSessionTest, UnknownAttestationModeIsAnError) {
   Result<SimChannelReport> r = run_sim_channel(small(1, "nitro-on-a-laptop"));
   ASSERT_FALSE(r.ok());
