@@ -7,16 +7,6 @@
 #include "model/gpt2.h"
 
 namespace cpipe::model {
-namespace {
-
-inline float gelu_tanh(float x) {
-  // GPT-2's "gelu_new": 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
-  const float k = 0.7978845608028654f;
-  return 0.5f * x * (1.0f + std::tanh(k * (x + 0.044715f * x * x * x)));
-}
-
-}  // namespace
-
 size_t Gpt2Model::decode_weight_bytes() const {
   size_t n = 0;
   for (const Layer& l : layers_) n += l.qkv.bytes() + l.attn_proj.bytes() + l.fc.bytes() + l.mlp_proj.bytes();
@@ -112,8 +102,7 @@ void Gpt2Model::matmul(const WeightMatrix& w, const float* bias, const float* x,
   pool_->parallel_for(w.rows, 16, [&](int64_t r0, int64_t r1) {
     k.matmul(w, bias, x, T, y, w.rows, r0, r1, flags);
     if (gelu)
-      for (int64_t t = 0; t < T; ++t)
-        for (int64_t r = r0; r < r1; ++r) y[t * w.rows + r] = gelu_tanh(y[t * w.rows + r]);
+      for (int64_t t = 0; t < T; ++t) k.gelu(y + t * w.rows + r0, r1 - r0);
   });
 }
 
@@ -147,24 +136,9 @@ void Gpt2Model::attention(Gpt2Sequence& seq, int64_t layer, int64_t T) {
         float* scores = c.scores + int64_t(worker) * c.cap;
         const float* kh = c.kc + h * c.cap * c.D;
         const float* vh = c.vc + h * c.cap * c.D;
-        for (int64_t t = 0; t < c.T; ++t) {
-          const float* q = c.qkv + t * 3 * c.C + h * c.D;
-          const int64_t n = c.p0 + t + 1;  // causal: positions [0, p0 + t]
-          float mx = -INFINITY;
-          for (int64_t j = 0; j < n; ++j) {
-            scores[j] = c.k->dot(q, kh + j * c.D, c.D) * c.scale;
-            mx = std::max(mx, scores[j]);
-          }
-          float sum = 0;
-          for (int64_t j = 0; j < n; ++j) {
-            scores[j] = std::exp(scores[j] - mx);
-            sum += scores[j];
-          }
-          const float inv = 1.0f / sum;
-          float* out = c.att + t * c.C + h * c.D;
-          std::memset(out, 0, size_t(c.D) * 4);
-          for (int64_t j = 0; j < n; ++j) c.k->axpy(scores[j] * inv, vh + j * c.D, out, c.D);
-        }
+        for (int64_t t = 0; t < c.T; ++t)  // causal: query t sees positions [0, p0 + t]
+          c.k->attend(c.qkv + t * 3 * c.C + h * c.D, kh, vh, c.p0 + t + 1, c.D, c.scale, scores,
+                      c.att + t * c.C + h * c.D);
       },
       &ctx, H);
 }

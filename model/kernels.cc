@@ -1,6 +1,7 @@
 // Portable kernels, format conversions and the runtime ISA dispatch.
 #include "model/kernels.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstring>
@@ -73,8 +74,8 @@ uint64_t stream_read_portable(const void* p, size_t bytes) {
   return s0 ^ s1 ^ s2 ^ s3;
 }
 
-const KernelTable kPortable = {"portable", matmul_portable, dot_portable, axpy_portable,
-                               stream_read_portable};
+const KernelTable kPortable = {"portable",   matmul_portable, dot_portable, axpy_portable,
+                               gelu_portable, attend_portable, stream_read_portable};
 
 bool cpu_has_avx2() {
   __builtin_cpu_init();
@@ -99,25 +100,63 @@ const KernelTable* best_table() {
 
 std::atomic<const KernelTable*> g_active{nullptr};
 
-bool cpu_has_avx512_bf16() { return cpu_has_avx512() && __builtin_cpu_supports("avx512bf16"); }
+// Every CPU with AVX512-BF16 so far (Cooper Lake, Sapphire Rapids, Zen 4) also has VNNI; the
+// table uses both.
+bool cpu_has_avx512_bf16() {
+  return cpu_has_avx512() && __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512vnni");
+}
 
 // AVX-512 with the vdpbf16ps matmul for bf16 weights (kernels_avx512_bf16.cc).
 void matmul_avx512bf16(const WeightMatrix& m, const float* bias, const float* x, int64_t T, float* y,
                        int64_t ldy, int64_t r0, int64_t r1, int flags) {
   if (m.format == WeightFormat::kBF16) return avx512_bf16_matmul(m, bias, x, T, y, ldy, r0, r1, flags);
+  if (m.format == WeightFormat::kInt8 && avx512_vnni_matmul_int8(m, bias, x, T, y, ldy, r0, r1, flags)) return;
   avx512_kernels().matmul(m, bias, x, T, y, ldy, r0, r1, flags);
 }
 
 const KernelTable& avx512bf16_table() {
-  static const KernelTable t = {"avx512bf16", matmul_avx512bf16, avx512_kernels().dot, avx512_kernels().axpy,
-                                avx512_kernels().stream_read};
+  const KernelTable& b = avx512_kernels();
+  static const KernelTable t = {"avx512bf16", matmul_avx512bf16, b.dot,       b.axpy,
+                                b.gelu,       b.attend,          b.stream_read};
   return t;
 }
 
 }  // namespace
 
+void gelu_portable(float* y, int64_t n) {
+  // GPT-2's "gelu_new": 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+  const float k = 0.7978845608028654f;
+  for (int64_t i = 0; i < n; ++i) {
+    const float x = y[i];
+    y[i] = 0.5f * x * (1.0f + std::tanh(k * (x + 0.044715f * x * x * x)));
+  }
+}
+
+void attend_portable(const float* q, const float* k, const float* v, int64_t n, int64_t d, float scale,
+                     float* scores, float* out) {
+  float mx = -INFINITY;
+  for (int64_t j = 0; j < n; ++j) {
+    scores[j] = row_dot(q, k + j * d, d) * scale;
+    mx = std::max(mx, scores[j]);
+  }
+  float sum = 0;
+  for (int64_t j = 0; j < n; ++j) {
+    scores[j] = std::exp(scores[j] - mx);
+    sum += scores[j];
+  }
+  const float inv = 1.0f / sum;
+  std::memset(out, 0, size_t(d) * 4);
+  for (int64_t j = 0; j < n; ++j) axpy_portable(scores[j] * inv, v + j * d, out, d);
+}
+
 uint16_t* bf16_split_scratch(size_t elements) {
   thread_local std::vector<uint16_t> buf;
+  if (buf.size() < elements) buf.resize(elements);
+  return buf.data();
+}
+
+float* f32_scratch(size_t elements) {
+  thread_local std::vector<float> buf;
   if (buf.size() < elements) buf.resize(elements);
   return buf.data();
 }

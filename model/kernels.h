@@ -45,6 +45,12 @@ struct KernelTable {
                  int64_t ldy, int64_t r0, int64_t r1, int flags);
   float (*dot)(const float* a, const float* b, int64_t n);
   void (*axpy)(float a, const float* x, float* y, int64_t n);  // y += a * x
+  // In place, y[i] = GPT-2's tanh GELU of y[i] (elementwise: independent of how y is split).
+  void (*gelu)(float* y, int64_t n);
+  // One attention query against n cached positions (k, v: [n][d], rows contiguous):
+  //   out[0, d) = softmax_j(scale * q·k_j) weighted sum of v_j. scores: n floats of scratch.
+  void (*attend)(const float* q, const float* k, const float* v, int64_t n, int64_t d, float scale,
+                 float* scores, float* out);
   // Reads [p, p + bytes) once (the memory-bandwidth floor of the bench); returns a checksum so
   // the reads cannot be optimised away. p is 64-byte aligned, bytes a multiple of 64.
   uint64_t (*stream_read)(const void* p, size_t bytes);
@@ -62,9 +68,18 @@ bool set_kernel_isa(std::string_view isa);
 const KernelTable& portable_kernels();
 const KernelTable& avx2_kernels();
 const KernelTable& avx512_kernels();
+// Portable GELU and attention, shared by the tables that have no vector version of their own.
+void gelu_portable(float* y, int64_t n);
+void attend_portable(const float* q, const float* k, const float* v, int64_t n, int64_t d, float scale,
+                     float* scores, float* out);
 void avx512_bf16_matmul(const WeightMatrix& w, const float* bias, const float* x, int64_t T, float* y,
                         int64_t ldy, int64_t r0, int64_t r1, int flags);
+// int8 weights with VNNI (needs avx512vnni); false if x is not finite (then nothing was written).
+bool avx512_vnni_matmul_int8(const WeightMatrix& w, const float* bias, const float* x, int64_t T, float* y,
+                             int64_t ldy, int64_t r0, int64_t r1, int flags);
+// Per-thread scratch that only grows (steady-state decode never allocates).
 uint16_t* bf16_split_scratch(size_t elements);
+float* f32_scratch(size_t elements);
 
 // Conversions used at load time.
 uint16_t f32_to_bf16(float f);  // round to nearest even; NaN stays NaN

@@ -167,7 +167,7 @@ uint64_t stream_read(const void* p, size_t bytes) {
   return lanes[0] ^ lanes[1] ^ lanes[2] ^ lanes[3];
 }
 
-const KernelTable kTable = {"avx2", matmul, dot, axpy, stream_read};
+const KernelTable kTable = {"avx2", matmul, dot, axpy, gelu_portable, attend_portable, stream_read};
 
 }  // namespace
 

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -167,6 +168,64 @@ TEST(KernelsTest, Int8QuantizationIsSymmetricPerRow) {
   int8_t qz[2] = {1, 1};
   EXPECT_EQ(quantize_row_int8(z, 2, qz), 0.0f);
   EXPECT_EQ(qz[0], 0);
+}
+
+
+double gelu_reference(double x) {
+  const double kSqrt2OverPi = 0.79788456080286535588;
+  return 0.5 * x * (1.0 + std::tanh(kSqrt2OverPi * (x + 0.044715 * x * x * x)));
+}
+
+TEST(KernelsTest, GeluMatchesTheTanhFormInEveryIsa) {
+  std::vector<float> x;
+  for (int i = -4000; i <= 4000; ++i) x.push_back(float(i) / 200.0f);  // [-20, 20]
+  for (float e : {0.0f, -0.0f, 1e-20f, -1e-20f, 88.0f, -88.0f, 1000.0f, -1000.0f}) x.push_back(e);
+  for (const KernelTable* k : tables()) {
+    // Odd lengths exercise the vector tails.
+    for (size_t n : {x.size(), size_t(1), size_t(15), size_t(17)}) {
+      std::vector<float> y(x.begin(), x.begin() + std::ptrdiff_t(n));
+      k->gelu(y.data(), int64_t(n));
+      for (size_t i = 0; i < n; ++i) {
+        double want = gelu_reference(x[i]);
+        EXPECT_NEAR(y[i], want, 2e-6 + 2e-6 * std::fabs(want)) << k->isa << " x=" << x[i];
+      }
+    }
+  }
+}
+
+TEST(KernelsTest, AttendMatchesASoftmaxReferenceInEveryIsa) {
+  uint64_t state = 12345;
+  auto next = [&state] {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    return float(int64_t(state >> 40) % 2001 - 1000) / 250.0f;  // [-4, 4]
+  };
+  for (int64_t d : {int64_t(1), int64_t(7), int64_t(64), int64_t(65)}) {
+    for (int64_t n : {int64_t(1), int64_t(3), int64_t(4), int64_t(5), int64_t(33)}) {
+      std::vector<float> q(static_cast<size_t>(d)), kk(static_cast<size_t>(n * d)), v(static_cast<size_t>(n * d));
+      for (auto* vec : {&q, &kk, &v})
+        for (float& f : *vec) f = next();
+      const float scale = 1.0f / std::sqrt(float(d));
+      std::vector<double> s(static_cast<size_t>(n)), want(static_cast<size_t>(d), 0.0);
+      double mx = -1e300, sum = 0;
+      for (int64_t j = 0; j < n; ++j) {
+        double dotp = 0;
+        for (int64_t c = 0; c < d; ++c) dotp += double(q[size_t(c)]) * kk[size_t(j * d + c)];
+        s[size_t(j)] = dotp * scale;
+        mx = std::max(mx, s[size_t(j)]);
+      }
+      for (double& e : s) sum += (e = std::exp(e - mx));
+      for (int64_t j = 0; j < n; ++j)
+        for (int64_t c = 0; c < d; ++c) want[size_t(c)] += s[size_t(j)] / sum * v[size_t(j * d + c)];
+      for (const KernelTable* k : tables()) {
+        std::vector<float> scores(static_cast<size_t>(n)), out(static_cast<size_t>(d));
+        k->attend(q.data(), kk.data(), v.data(), n, d, scale, scores.data(), out.data());
+        for (int64_t c = 0; c < d; ++c) {
+          EXPECT_NEAR(out[size_t(c)], want[size_t(c)], 1e-5 + 1e-5 * std::fabs(want[size_t(c)]))
+              << k->isa << " n=" << n << " d=" << d << " c=" << c;
+        }
+      }
+    }
+  }
 }
 
 }  // namespace
