@@ -19,21 +19,16 @@
 #include <string_view>
 
 #include "core/crypto/hash.h"
+#include "core/crypto/openssl_ptr.h"
 
 namespace cpipe::crypto {
 namespace {
 
-template <typename T, void (*F)(T*)>
-struct Deleter {
-  void operator()(T* p) const { F(p); }
-};
-using PkeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY, EVP_PKEY_free>>;
-using PkeyCtxPtr = std::unique_ptr<EVP_PKEY_CTX, Deleter<EVP_PKEY_CTX, EVP_PKEY_CTX_free>>;
-using SigPtr = std::unique_ptr<ECDSA_SIG, Deleter<ECDSA_SIG, ECDSA_SIG_free>>;
-using BnPtr = std::unique_ptr<BIGNUM, Deleter<BIGNUM, BN_free>>;
-using BnCtxPtr = std::unique_ptr<BN_CTX, Deleter<BN_CTX, BN_CTX_free>>;
-using GroupPtr = std::unique_ptr<EC_GROUP, Deleter<EC_GROUP, EC_GROUP_free>>;
-using PointPtr = std::unique_ptr<EC_POINT, Deleter<EC_POINT, EC_POINT_free>>;
+using PkeyPtr = EvpPkeyPtr;
+using PkeyCtxPtr = EvpPkeyCtxPtr;
+using SigPtr = EcdsaSigPtr;
+using GroupPtr = EcGroupPtr;
+using PointPtr = EcPointPtr;
 
 struct CurveInfo {
   std::string_view group_name;  // as EVP_PKEY_get_group_name reports it

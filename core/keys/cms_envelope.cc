@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 
 #include "core/crypto/hash.h"
+#include "core/crypto/openssl_ptr.h"
 #include "core/keys/ber.h"
 
 namespace cpipe::keys {
@@ -73,12 +74,8 @@ Bytes cat(std::initializer_list<ByteSpan> parts) {
   return out;
 }
 
-struct CipherCtxDeleter {
-  void operator()(EVP_CIPHER_CTX* c) const { EVP_CIPHER_CTX_free(c); }
-};
-
 Result<Bytes> aes256_cbc(bool encrypt, ByteSpan key, ByteSpan iv, ByteSpan in) {
-  std::unique_ptr<EVP_CIPHER_CTX, CipherCtxDeleter> ctx(EVP_CIPHER_CTX_new());
+  crypto::EvpCipherCtxPtr ctx(EVP_CIPHER_CTX_new());
   if (!ctx ||
       EVP_CipherInit_ex(ctx.get(), EVP_aes_256_cbc(), nullptr, key.data(), iv.data(), encrypt ? 1 : 0) != 1)
     return make_error(ErrorCode::CRYPTO_FAILURE, "AES-256-CBC setup failed");

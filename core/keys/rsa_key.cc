@@ -9,10 +9,7 @@
 namespace cpipe::keys {
 namespace {
 
-struct CtxDeleter {
-  void operator()(EVP_PKEY_CTX* c) const { EVP_PKEY_CTX_free(c); }
-};
-using CtxPtr = std::unique_ptr<EVP_PKEY_CTX, CtxDeleter>;
+using CtxPtr = crypto::EvpPkeyCtxPtr;
 
 Status openssl_error(std::string what) { return make_error(ErrorCode::CRYPTO_FAILURE, "OpenSSL: " + what); }
 

@@ -15,13 +15,11 @@
 
 #include "core/base/bytes.h"
 #include "core/base/status.h"
+#include "core/crypto/openssl_ptr.h"
 
 namespace cpipe::keys {
 
-struct EvpPkeyDeleter {
-  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
-using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, EvpPkeyDeleter>;
+using crypto::EvpPkeyPtr;
 
 class RsaKey {
  public:

@@ -2,6 +2,8 @@
 // signature comes from sim_p384_sign (deterministic) instead of X509_sign (OS randomness).
 #include "backends/simulated/nsm/sim_nsm_pki.h"
 
+#include "core/crypto/openssl_ptr.h"
+
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/pem.h>
@@ -41,10 +43,7 @@ class HashStream final : public runtime::Random {
   uint64_t counter_ = 0;
 };
 
-struct X509Free {
-  void operator()(X509* p) const { X509_free(p); }
-};
-using X509Ptr = std::unique_ptr<X509, X509Free>;
+using crypto::X509Ptr;
 
 Status ssl_fail(const char* what) { return make_error(ErrorCode::CRYPTO_FAILURE, std::string("SimNsm PKI: ") + what); }
 

@@ -12,22 +12,12 @@
 #include <algorithm>
 #include <memory>
 
+#include "core/crypto/openssl_ptr.h"
+
 namespace cpipe::attest::nitro {
 namespace {
 
-struct X509Free {
-  void operator()(X509* p) const { X509_free(p); }
-};
-struct StoreFree {
-  void operator()(X509_STORE* p) const { X509_STORE_free(p); }
-};
-struct CtxFree {
-  void operator()(X509_STORE_CTX* p) const { X509_STORE_CTX_free(p); }
-};
-struct StackFree {
-  void operator()(STACK_OF(X509)* p) const { sk_X509_free(p); }
-};
-using X509Ptr = std::unique_ptr<X509, X509Free>;
+using crypto::X509Ptr;
 
 Result<X509Ptr> parse_der(ByteSpan der, const std::string& what) {
   const unsigned char* p = der.data();
@@ -107,9 +97,9 @@ Result<ChainResult> verify_nitro_chain(ByteSpan root_der, const std::vector<Byte
   }
   CPIPE_ASSIGN_OR_RETURN(X509Ptr leaf, parse_der(leaf_der, "certificate"));
 
-  std::unique_ptr<X509_STORE, StoreFree> store(X509_STORE_new());
-  std::unique_ptr<X509_STORE_CTX, CtxFree> ctx(X509_STORE_CTX_new());
-  std::unique_ptr<STACK_OF(X509), StackFree> untrusted(sk_X509_new_null());
+  crypto::X509StorePtr store(X509_STORE_new());
+  crypto::X509StoreCtxPtr ctx(X509_STORE_CTX_new());
+  crypto::X509BorrowedStackPtr untrusted(sk_X509_new_null());
   if (!store || !ctx || !untrusted || X509_STORE_add_cert(store.get(), root.get()) != 1) {
     return make_error(ErrorCode::INTERNAL, "OpenSSL X509 store setup failed");
   }

@@ -20,27 +20,22 @@
 
 #include "core/attest/snp/amd_roots.h"
 #include "core/crypto/hash.h"
+#include "core/crypto/openssl_ptr.h"
 
 namespace cpipe::attest::snp {
 namespace {
 
-template <typename T, void (*F)(T*)>
-struct Deleter {
-  void operator()(T* p) const { F(p); }
-};
-using X509Ptr = std::unique_ptr<X509, Deleter<X509, X509_free>>;
-using CrlPtr = std::unique_ptr<X509_CRL, Deleter<X509_CRL, X509_CRL_free>>;
-using BioPtr = std::unique_ptr<BIO, Deleter<BIO, BIO_free_all>>;
-using StorePtr = std::unique_ptr<X509_STORE, Deleter<X509_STORE, X509_STORE_free>>;
-using StoreCtxPtr = std::unique_ptr<X509_STORE_CTX, Deleter<X509_STORE_CTX, X509_STORE_CTX_free>>;
-using ObjPtr = std::unique_ptr<ASN1_OBJECT, Deleter<ASN1_OBJECT, ASN1_OBJECT_free>>;
-using IntPtr = std::unique_ptr<ASN1_INTEGER, Deleter<ASN1_INTEGER, ASN1_INTEGER_free>>;
-using Ia5Ptr = std::unique_ptr<ASN1_IA5STRING, Deleter<ASN1_IA5STRING, ASN1_IA5STRING_free>>;
-using TimePtr = std::unique_ptr<ASN1_TIME, Deleter<ASN1_TIME, ASN1_TIME_free>>;
-struct StackDeleter {
-  void operator()(STACK_OF(X509) * s) const { sk_X509_pop_free(s, X509_free); }
-};
-using StackPtr = std::unique_ptr<STACK_OF(X509), StackDeleter>;
+using crypto::BioPtr;
+using crypto::OpenSslPtr;
+using crypto::X509Ptr;
+using CrlPtr = crypto::X509CrlPtr;
+using StorePtr = crypto::X509StorePtr;
+using StoreCtxPtr = crypto::X509StoreCtxPtr;
+using ObjPtr = OpenSslPtr<ASN1_OBJECT, ASN1_OBJECT_free>;
+using IntPtr = OpenSslPtr<ASN1_INTEGER, ASN1_INTEGER_free>;
+using Ia5Ptr = OpenSslPtr<ASN1_IA5STRING, ASN1_IA5STRING_free>;
+using TimePtr = OpenSslPtr<ASN1_TIME, ASN1_TIME_free>;
+using StackPtr = crypto::X509StackPtr;
 
 Status fail(ErrorCode code, std::string msg) {
   ERR_clear_error();
