@@ -42,12 +42,32 @@ Result<Bytes> next_traffic_secret(ByteSpan secret) {
   return crypto::hkdf_expand(secret, as_bytes("cpipe-sc1 rekey"), kSecretSize);
 }
 
-Result<RecordSealer> RecordSealer::create(ByteSpan traffic_secret) {
+Result<TrafficKey> TrafficKey::create(ByteSpan traffic_secret) {
   if (traffic_secret.size() != kSecretSize)
     return make_error(ErrorCode::INTERNAL, "traffic secret must be 32 bytes");
   CPIPE_ASSIGN_OR_RETURN(DirectionKeys keys, derive_direction_keys(traffic_secret));
   CPIPE_ASSIGN_OR_RETURN(crypto::ChaCha20Poly1305 aead, crypto::ChaCha20Poly1305::create(keys.key));
-  return RecordSealer(Bytes(traffic_secret.begin(), traffic_secret.end()), keys, std::move(aead));
+  return TrafficKey(Bytes(traffic_secret.begin(), traffic_secret.end()), keys, std::move(aead));
+}
+
+Status TrafficKey::advance() {
+  CPIPE_ASSIGN_OR_RETURN(Bytes next, next_traffic_secret(secret_));
+  CPIPE_ASSIGN_OR_RETURN(TrafficKey stepped, create(next));
+  secure_zero(next);
+  // Move assignment would free the old secret unwiped, so wipe it first.
+  secure_zero(secret_);
+  secure_zero(keys_.key);
+  *this = std::move(stepped);  // the moved-from `stepped` wipes what it still holds
+  return Status::Ok();
+}
+
+void TrafficKey::nonce(uint64_t seq, uint8_t out[crypto::kAeadNonceSize]) const {
+  make_nonce(keys_, seq, out);
+}
+
+Result<RecordSealer> RecordSealer::create(ByteSpan traffic_secret) {
+  CPIPE_ASSIGN_OR_RETURN(TrafficKey key, TrafficKey::create(traffic_secret));
+  return RecordSealer(std::move(key));
 }
 
 Status RecordSealer::seal(FrameType type, std::span<const ByteSpan> parts, RecordBuffer& out) {
@@ -68,8 +88,8 @@ Status RecordSealer::seal(FrameType type, std::span<const ByteSpan> parts, Recor
     body += p.size();
   }
   uint8_t nonce[crypto::kAeadNonceSize];
-  make_nonce(keys_, seq_, nonce);
-  CPIPE_RETURN_IF_ERROR(aead_.seal_in_place(ByteSpan(nonce), ByteSpan(rec, kFrameHeaderSize),
+  key_.nonce(seq_, nonce);
+  CPIPE_RETURN_IF_ERROR(key_.aead().seal_in_place(ByteSpan(nonce), ByteSpan(rec, kFrameHeaderSize),
                                             MutableByteSpan(rec + kFrameHeaderSize, payload),
                                             MutableByteSpan(body, kTagSize)));
   ++seq_;
@@ -79,24 +99,15 @@ Status RecordSealer::seal(FrameType type, std::span<const ByteSpan> parts, Recor
 }
 
 Status RecordSealer::rekey() {
-  CPIPE_ASSIGN_OR_RETURN(Bytes next, next_traffic_secret(secret_));
-  CPIPE_ASSIGN_OR_RETURN(DirectionKeys keys, derive_direction_keys(next));
-  CPIPE_ASSIGN_OR_RETURN(crypto::ChaCha20Poly1305 aead, crypto::ChaCha20Poly1305::create(keys.key));
-  secure_zero(secret_);
-  secret_ = std::move(next);
-  keys_ = keys;
-  aead_ = std::move(aead);
+  CPIPE_RETURN_IF_ERROR(key_.advance());
   records_under_key_ = 0;
   bytes_under_key_ = 0;
   return Status::Ok();
 }
 
 Result<RecordOpener> RecordOpener::create(ByteSpan traffic_secret) {
-  if (traffic_secret.size() != kSecretSize)
-    return make_error(ErrorCode::INTERNAL, "traffic secret must be 32 bytes");
-  CPIPE_ASSIGN_OR_RETURN(DirectionKeys keys, derive_direction_keys(traffic_secret));
-  CPIPE_ASSIGN_OR_RETURN(crypto::ChaCha20Poly1305 aead, crypto::ChaCha20Poly1305::create(keys.key));
-  return RecordOpener(Bytes(traffic_secret.begin(), traffic_secret.end()), keys, std::move(aead));
+  CPIPE_ASSIGN_OR_RETURN(TrafficKey key, TrafficKey::create(traffic_secret));
+  return RecordOpener(std::move(key));
 }
 
 Result<FrameHeader> RecordOpener::check_header(ByteSpan header) const {
@@ -133,8 +144,8 @@ Result<MutableByteSpan> RecordOpener::open(ByteSpan header, MutableByteSpan body
     return make_error(ErrorCode::INTERNAL, "open() without a checked header");
   size_t n = body.size() - kTagSize;
   uint8_t nonce[crypto::kAeadNonceSize];
-  make_nonce(keys_, seq_, nonce);
-  Status s = aead_.open_in_place(ByteSpan(nonce), header, body.first(n), body.subspan(n));
+  key_.nonce(seq_, nonce);
+  Status s = key_.aead().open_in_place(ByteSpan(nonce), header, body.first(n), body.subspan(n));
   if (!s.ok())
     return make_error(ErrorCode::CHANNEL_BAD_TAG,
                       "record " + std::to_string(seq_) + " failed authentication");
@@ -144,13 +155,7 @@ Result<MutableByteSpan> RecordOpener::open(ByteSpan header, MutableByteSpan body
 }
 
 Status RecordOpener::rekey() {
-  CPIPE_ASSIGN_OR_RETURN(Bytes next, next_traffic_secret(secret_));
-  CPIPE_ASSIGN_OR_RETURN(DirectionKeys keys, derive_direction_keys(next));
-  CPIPE_ASSIGN_OR_RETURN(crypto::ChaCha20Poly1305 aead, crypto::ChaCha20Poly1305::create(keys.key));
-  secure_zero(secret_);
-  secret_ = std::move(next);
-  keys_ = keys;
-  aead_ = std::move(aead);
+  CPIPE_RETURN_IF_ERROR(key_.advance());
   records_under_key_ = 0;
   return Status::Ok();
 }

@@ -47,15 +47,37 @@ struct DirectionKeys {
 Result<DirectionKeys> derive_direction_keys(ByteSpan secret);
 Result<Bytes> next_traffic_secret(ByteSpan secret);
 
+// One direction's current key: its traffic secret, the AEAD keyed from it and the IV. The two
+// ends of a direction each hold one and step it forward together on a rekey record.
+class TrafficKey {
+ public:
+  // INTERNAL unless the secret is 32 bytes.
+  static Result<TrafficKey> create(ByteSpan traffic_secret);
+  TrafficKey(TrafficKey&&) noexcept = default;
+  TrafficKey& operator=(TrafficKey&&) noexcept = default;
+  ~TrafficKey() {
+    secure_zero(secret_);
+    secure_zero(keys_.key);
+  }
+  // Switches to next_traffic_secret(secret) and wipes the old one.
+  Status advance();
+  // The record nonce for `seq`: IV XOR the big-endian sequence number.
+  void nonce(uint64_t seq, uint8_t out[crypto::kAeadNonceSize]) const;
+  crypto::ChaCha20Poly1305& aead() { return aead_; }
+
+ private:
+  TrafficKey(Bytes secret, DirectionKeys keys, crypto::ChaCha20Poly1305 aead)
+      : secret_(std::move(secret)), keys_(keys), aead_(std::move(aead)) {}
+  Bytes secret_;
+  DirectionKeys keys_;
+  crypto::ChaCha20Poly1305 aead_;
+};
+
 class RecordSealer {
  public:
   static Result<RecordSealer> create(ByteSpan traffic_secret);
   RecordSealer(RecordSealer&&) noexcept = default;
   RecordSealer& operator=(RecordSealer&&) noexcept = default;
-  ~RecordSealer() {
-    secure_zero(secret_);
-    secure_zero(keys_.key);
-  }
 
   // Appends one record of `type` carrying the concatenation of `parts` to `out`. The parts are
   // copied once and encrypted in place. CHANNEL_OVERSIZE when the payload exceeds 32 MiB - 16.
@@ -68,11 +90,8 @@ class RecordSealer {
   uint64_t bytes_under_key() const { return bytes_under_key_; }
 
  private:
-  RecordSealer(Bytes secret, DirectionKeys keys, crypto::ChaCha20Poly1305 aead)
-      : secret_(std::move(secret)), keys_(keys), aead_(std::move(aead)) {}
-  Bytes secret_;
-  DirectionKeys keys_;
-  crypto::ChaCha20Poly1305 aead_;
+  explicit RecordSealer(TrafficKey key) : key_(std::move(key)) {}
+  TrafficKey key_;
   uint64_t seq_ = 0;
   uint64_t records_under_key_ = 0;
   uint64_t bytes_under_key_ = 0;
@@ -83,10 +102,6 @@ class RecordOpener {
   static Result<RecordOpener> create(ByteSpan traffic_secret);
   RecordOpener(RecordOpener&&) noexcept = default;
   RecordOpener& operator=(RecordOpener&&) noexcept = default;
-  ~RecordOpener() {
-    secure_zero(secret_);
-    secure_zero(keys_.key);
-  }
 
   // Checks a received header before its body is read, in this order: type
   // (CHANNEL_UNKNOWN_TYPE), flags/reserved (CHANNEL_BAD_FLAGS), length (CHANNEL_OVERSIZE above
@@ -103,11 +118,8 @@ class RecordOpener {
   void set_max_records_per_key(uint64_t n) { max_records_per_key_ = n; }
 
  private:
-  RecordOpener(Bytes secret, DirectionKeys keys, crypto::ChaCha20Poly1305 aead)
-      : secret_(std::move(secret)), keys_(keys), aead_(std::move(aead)) {}
-  Bytes secret_;
-  DirectionKeys keys_;
-  crypto::ChaCha20Poly1305 aead_;
+  explicit RecordOpener(TrafficKey key) : key_(std::move(key)) {}
+  TrafficKey key_;
   uint64_t seq_ = 0;
   uint64_t records_under_key_ = 0;
   uint64_t max_records_per_key_ = uint64_t(1) << 32;
