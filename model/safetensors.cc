@@ -85,6 +85,11 @@ Result<std::shared_ptr<SafetensorsFile>> SafetensorsFile::open(const std::string
   return r;
 }
 
+Result<std::shared_ptr<SafetensorsFile>> SafetensorsFile::from_bytes(std::vector<uint8_t> bytes,
+                                                                     const SafetensorsLimits& limits) {
+  return parse(MappedFile::from_bytes(std::move(bytes)), limits);
+}
+
 Result<std::shared_ptr<SafetensorsFile>> SafetensorsFile::parse(std::shared_ptr<MappedFile> file,
                                                                 const SafetensorsLimits& limits) {
   auto bytes = file->bytes();

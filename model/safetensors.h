@@ -52,6 +52,10 @@ class SafetensorsFile {
   // Validates bytes already in memory (or a mapping made elsewhere).
   static Result<std::shared_ptr<SafetensorsFile>> parse(std::shared_ptr<MappedFile> file,
                                                         const SafetensorsLimits& limits = {});
+  // Takes ownership of a file held in memory (a model decrypted by the cold start), without
+  // copying it: the tensors view into `bytes`.
+  static Result<std::shared_ptr<SafetensorsFile>> from_bytes(std::vector<uint8_t> bytes,
+                                                             const SafetensorsLimits& limits = {});
 
   const TensorView* find(std::string_view name) const;
   const std::vector<TensorView>& tensors() const { return tensors_; }  // sorted by name

@@ -93,6 +93,8 @@ Status kms_error_status(int http_status, std::string_view body) {
       {"UnrecognizedClientException", ErrorCode::KEYS_ACCESS_DENIED},
       {"InvalidSignatureException", ErrorCode::KEYS_ACCESS_DENIED},
       {"IncompleteSignature", ErrorCode::KEYS_ACCESS_DENIED},
+      {"IncompleteSignatureException", ErrorCode::KEYS_ACCESS_DENIED},
+      {"MissingAuthenticationTokenException", ErrorCode::KEYS_ACCESS_DENIED},
       {"ExpiredTokenException", ErrorCode::KEYS_ACCESS_DENIED},
       {"ValidationException", ErrorCode::KEYS_VALIDATION},
       {"InvalidCiphertextException", ErrorCode::KEYS_VALIDATION},

@@ -97,7 +97,7 @@ Prepared prepare(const HttpRequest& r, const SigV4Options& o) {
   Prepared p;
   p.date = amz_date(o.unix_time);
   p.scope = amz_short_date(o.unix_time) + "/" + o.region + "/" + o.service + "/aws4_request";
-  p.payload_hash = hex_encode(crypto::sha256(as_bytes(r.body)));
+  p.payload_hash = o.payload_hash.empty() ? hex_encode(crypto::sha256(as_bytes(r.body))) : o.payload_hash;
   return p;
 }
 

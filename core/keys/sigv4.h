@@ -40,6 +40,9 @@ struct SigV4Options {
   bool sign_body_header = false;    // add and sign x-amz-content-sha256
   bool omit_session_token = false;  // add the token after signing (services that want it unsigned)
   int64_t expires_seconds = 3600;   // presigned (query) only
+  // The canonical request's payload hash; empty: hex SHA-256 of the body. S3 accepts
+  // "UNSIGNED-PAYLOAD" (then also send it as x-amz-content-sha256).
+  std::string payload_hash = {};
 };
 
 struct SigV4Result {
