@@ -1,6 +1,8 @@
 // The simulated attested session behind `cpipe sim channel`: world set-up, the two enclave
 // programs, the recording host, and the checks on what the host saw.
 #include "apps/cpipe/sim_channel_session.h"
+#include "apps/cpipe/recording_tap.h"
+#include "apps/cpipe/sim_attestation.h"
 
 #include <algorithm>
 #include <cstring>
@@ -28,51 +30,8 @@ using runtime::Task;
 const Endpoint kHostListen = Endpoint::vsock(3, 6000);
 const Endpoint kEnclaveBListen = Endpoint::vsock(17, 5000);
 
-// Records everything the host relays, to prove afterwards that it saw no plaintext.
-class RecordingTap final : public pipeline::RelayTap {
- public:
-  void on_chunk(uint64_t, pipeline::RelayDirection direction, ByteSpan bytes) override {
-    Bytes& d = direction == pipeline::RelayDirection::kToUpstream ? up_ : down_;
-    d.insert(d.end(), bytes.begin(), bytes.end());
-  }
-  // True when any 16-byte window taken from `plaintext` (start, middle, end) occurs in the
-  // recorded traffic of either direction.
-  bool contains_any_window_of(ByteSpan plaintext) const {
-    constexpr size_t kWindow = 16;
-    if (plaintext.size() < kWindow) return contains(plaintext);
-    for (size_t off : {size_t(0), (plaintext.size() - kWindow) / 2, plaintext.size() - kWindow}) {
-      if (contains(plaintext.subspan(off, kWindow))) return true;
-    }
-    return false;
-  }
-
- private:
-  bool contains(ByteSpan needle) const {
-    for (const Bytes* hay : {&up_, &down_}) {
-      auto it = std::search(hay->begin(), hay->end(),
-                            std::boyer_moore_horspool_searcher(needle.begin(), needle.end()));
-      if (it != hay->end()) return true;
-    }
-    return false;
-  }
-  Bytes up_, down_;
-};
-
 // One enclave's attestation: its provider and its verifier of the peer.
-struct Attestation {
-  std::unique_ptr<runtime::AttestationProvider> provider;
-  std::unique_ptr<runtime::AttestationVerifier> verifier;
-};
-
-sim::SimEnclaveImage image_of(const std::string& name, bool debug = false) {
-  sim::SimEnclaveImage image;
-  image.debug = debug;
-  image.name = name;
-  image.eif = to_bytes("cpipe enclave image file: " + name);
-  image.kernel = to_bytes("cpipe enclave kernel 6.1");
-  image.application = to_bytes("cpipe stage application: " + name);
-  return image;
-}
+using Attestation = SimAttestation;
 
 // `self_image` is what this enclave really runs; `peer` names the image it expects of its peer.
 Result<Attestation> make_attestation(const SimChannelOptions& opt, runtime::Env& env,
@@ -96,22 +55,13 @@ Result<Attestation> make_attestation(const SimChannelOptions& opt, runtime::Env&
                       "--attestation must be sim-nitro or mock-dev, not '" + opt.attestation + "'");
   }
   // One simulated AWS PKI for the whole world (same seed), so each side pins the same root.
-  sim::SimNsmConfig nc;
-  nc.seed = to_bytes("cpipe sim channel: simulated Nitro PKI");
-  nc.image = image_of(self_image, self_debug);
-  nc.module_id = "i-0sim0000000000000-enc-" + self_image;
-  nc.latency = std::chrono::milliseconds(60);  // published NSM attestation: about 45-90 ms
-  CPIPE_ASSIGN_OR_RETURN(std::unique_ptr<sim::SimNsm> nsm, sim::SimNsm::create(clock, nc));
-  attest::nitro::NitroPolicy policy;
-  policy.root_der = nsm->root_der();
-  policy.platform = sim::SimNsm::kPlatform;
-  std::map<uint32_t, Bytes> peer_pcrs = sim::sim_enclave_pcrs(image_of(peer));
-  for (uint32_t i : {0u, 1u, 2u}) policy.expected_pcrs[i] = peer_pcrs[i];
-  CPIPE_ASSIGN_OR_RETURN(attest::nitro::NitroVerifier verifier,
-                         attest::nitro::NitroVerifier::create(std::move(policy)));
-  a.provider = std::move(nsm);
-  a.verifier = std::make_unique<attest::nitro::NitroVerifier>(std::move(verifier));
-  return a;
+  SimNitroOptions nitro;
+  nitro.pki_seed = "cpipe sim channel: simulated Nitro PKI";
+  nitro.image = self_image;
+  nitro.debug = self_debug;
+  std::map<uint32_t, Bytes> peer_pcrs = sim::sim_enclave_pcrs(sim_image(peer));
+  for (uint32_t i : {0u, 1u, 2u}) nitro.peer_pcrs[i] = peer_pcrs[i];
+  return make_sim_nitro(clock, nitro);
 }
 
 std::string describe(const runtime::VerifiedEvidence& e) {

@@ -93,6 +93,8 @@
   X(PIPELINE_CHAIN_BROKEN, 708, "a stage's data_out does not lead to the next stage's data_in") \
   X(PIPELINE_MODEL_MISMATCH, 709, "the manifest disagrees with the model (layers, width, context)") \
   X(PIPELINE_WEIGHT_HASH_MISMATCH, 710, "a stage's weights do not hash to its manifest weight_hashes") \
+  X(PIPELINE_PROXY_NOT_ALLOWED, 711, "a host proxy route's upstream is not on the proxy's allow-list") \
+  X(PIPELINE_RETRY_DIVERGED, 712, "a retried request replayed to a different token than before (never returned as output)") \
   /* 800-899: keys and model delivery */                                                       \
   X(KEYS_ACCESS_DENIED, 800, "the key service denied the key release")                         \
   X(KEYS_SEALED_MODEL_INVALID, 801, "a sealed model chunk or header failed verification")      \
@@ -106,6 +108,9 @@
   X(KEYS_VALIDATION, 809, "the key service rejected the request as malformed")                 \
   X(KEYS_KMS_BAD_RESPONSE, 810, "a key service response is malformed or of an unknown kind")   \
   X(KEYS_CMS_INVALID, 811, "a CMS EnvelopedData is malformed or does not decrypt")             \
+  X(KEYS_STORE_DENIED, 812, "the object store (S3) refused access (AccessDenied, bad signature)") \
+  X(KEYS_STORE_BAD_RESPONSE, 813, "an object store response is malformed or does not match the request") \
+  X(KEYS_TLS_FAILED, 814, "the TLS connection to a key/object service failed (untrusted certificate, wrong host, protocol)") \
   /* 900-999: receipts */                                                                      \
   X(RECEIPT_INVALID, 900, "a receipt failed verification")                                     \
   X(RECEIPT_MALFORMED, 901, "a receipt is not a well-formed AIR v1 COSE_Sign1 (parse layer)")   \

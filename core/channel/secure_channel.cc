@@ -178,6 +178,10 @@ runtime::Task<Status> SecureChannel::send(ByteSpan data) {
   co_return co_await send_record(FrameType::kData, parts);
 }
 
+runtime::Task<Status> SecureChannel::send_parts(std::span<const ByteSpan> parts) {
+  co_return co_await send_record(FrameType::kData, parts);
+}
+
 runtime::Task<Status> SecureChannel::send_tensor(const codec::TensorHeader& header, ByteSpan data) {
   if (!failure_.ok()) co_return closed_error();
   if (sending_) co_return make_error(ErrorCode::FAILED_PRECONDITION, "a send is already pending");

@@ -71,6 +71,9 @@ class SecureChannel {
   SecureChannel& operator=(const SecureChannel&) = delete;
 
   runtime::Task<Status> send(ByteSpan data);
+  // Sends one data message gathered from several spans (copied once, into the sealed record),
+  // so an application header and a tensor need not be concatenated first.
+  runtime::Task<Status> send_parts(std::span<const ByteSpan> parts);
   // Sends a tensor frame: the data span is copied once, into the sealed record.
   runtime::Task<Status> send_tensor(const codec::TensorHeader& header, ByteSpan data);
   // The next data or tensor message. Rekey records are handled here. A close record from the

@@ -1,0 +1,168 @@
+// `cpipe stage --manifest M --stage-idx i --model DIR`: one pipeline stage as a real process on
+// the posix backend. It loads its layer range of the model, checks the manifest against the
+// model (shape and weight hashes), listens on the manifest's control and data_in endpoints,
+// prints "ready control=... data_in=..." on stdout once listening (scripts and `cpipe up` wait
+// for that line) and serves until SIGINT/SIGTERM, then exits 0. Model work runs on one worker
+// thread (the model's own pool has --threads) so the event loop stays free to relay.
+//
+// Attestation: only the DEVELOPMENT-ONLY mock ("mock-dev") exists for local processes; on Nitro
+// the NSM provider plugs in here.
+#include <signal.h>
+
+#include <boost/asio/signal_set.hpp>
+#include <iostream>
+#include <memory>
+
+#include "apps/cpipe/command_registry.h"
+#include "apps/cpipe/local_pipeline.h"
+#include "core/pipeline/stage.h"
+#include "model/gpt2_stage_model.h"
+
+namespace cpipe::cli {
+namespace {
+
+struct Options {
+  std::string manifest_path, model_dir, attestation = std::string(kLocalAttestation);
+  int stage_idx = 0;
+  int threads = 1;
+  bool json_events = false;
+  bool verbose = false;
+  int fault_kill_after = 0;
+};
+
+// Testing fault: the process SIGKILLs itself when it starts its Nth forward pass, i.e. it dies
+// mid-generation exactly as if the operator had killed it.
+class SuicidalModel final : public pipeline::StageModel {
+ public:
+  SuicidalModel(std::unique_ptr<model::Gpt2StageModel> inner, int after) : inner_(std::move(inner)), after_(after) {}
+  pipeline::StageShape shape() const override { return inner_->shape(); }
+  Result<std::unique_ptr<pipeline::StageSequence>> new_sequence(int64_t capacity) override {
+    return inner_->new_sequence(capacity);
+  }
+  Result<std::span<const float>> forward_tokens(pipeline::StageSequence& seq,
+                                                std::span<const int32_t> tokens) override {
+    tick();
+    return inner_->forward_tokens(seq, tokens);
+  }
+  Result<std::span<const float>> forward_hidden(pipeline::StageSequence& seq,
+                                                std::span<const float> hidden) override {
+    tick();
+    return inner_->forward_hidden(seq, hidden);
+  }
+  const std::vector<std::string>& weight_hashes() const override { return inner_->weight_hashes(); }
+
+ private:
+  void tick() {
+    if (++forwards_ == after_) ::raise(SIGKILL);
+  }
+  std::unique_ptr<model::Gpt2StageModel> inner_;
+  int after_;
+  int forwards_ = 0;
+};
+
+Status check_weights(const pipeline::Manifest& m, const pipeline::StageSpec& spec,
+                     const std::vector<std::string>& loaded) {
+  if (spec.weight_hashes.empty()) {
+    if (m.require_weight_hashes)
+      return make_error(ErrorCode::PIPELINE_WEIGHT_HASH_MISMATCH,
+                        "the manifest requires weight hashes but pins none for stage " + std::to_string(spec.stage_idx));
+    return Status::Ok();
+  }
+  if (spec.weight_hashes.size() != loaded.size())
+    return make_error(ErrorCode::PIPELINE_WEIGHT_HASH_MISMATCH,
+                      "stage " + std::to_string(spec.stage_idx) + " loads " + std::to_string(loaded.size()) +
+                          " tensors, the manifest pins " + std::to_string(spec.weight_hashes.size()));
+  for (size_t i = 0; i < loaded.size(); ++i)
+    if (loaded[i] != spec.weight_hashes[i])
+      return make_error(ErrorCode::PIPELINE_WEIGHT_HASH_MISMATCH,
+                        "stage " + std::to_string(spec.stage_idx) + " tensor #" + std::to_string(i) + " hashes to " +
+                            loaded[i] + ", the manifest pins " + spec.weight_hashes[i]);
+  return Status::Ok();
+}
+
+int run(const Options& o) {
+  if (o.attestation != kLocalAttestation)
+    return report_error(make_error(ErrorCode::INVALID_ARGUMENT,
+                                   "--attestation " + o.attestation + ": only mock-dev exists for local processes"),
+                        false);
+  auto manifest = load_manifest_for_model(o.manifest_path, o.model_dir);
+  if (!manifest.ok()) return report_error(manifest.status(), false);
+  if (o.stage_idx < 0 || size_t(o.stage_idx) >= manifest->stages.size())
+    return report_error(make_error(ErrorCode::INVALID_ARGUMENT, "--stage-idx " + std::to_string(o.stage_idx) +
+                                                                    ": the manifest has " +
+                                                                    std::to_string(manifest->stages.size()) + " stages"),
+                        false);
+  const pipeline::StageSpec& spec = manifest->stages[size_t(o.stage_idx)];
+
+  model::Gpt2Options mo;
+  mo.layer_begin = spec.layer_start;
+  mo.layer_end = spec.layer_end;
+  mo.threads = o.threads;
+  auto loaded = model::Gpt2StageModel::load(o.model_dir, mo);
+  if (!loaded.ok()) return report_error(loaded.status(), false);
+  Status weights = check_weights(*manifest, spec, (*loaded)->weight_hashes());
+  if (!weights.ok()) return report_error(weights, false);
+  std::unique_ptr<pipeline::StageModel> stage_model;
+  if (o.fault_kill_after > 0)
+    stage_model = std::make_unique<SuicidalModel>(std::move(*loaded), o.fault_kill_after);
+  else
+    stage_model = std::move(*loaded);
+
+  posix::PosixEnvOptions po;
+  po.compute_threads = 1;  // one job at a time anyway; the model's pool does the parallel work
+  po.event_format = o.json_events ? posix::EventFormat::kJson : posix::EventFormat::kText;
+  po.min_event_level = o.verbose ? EventLevel::kInfo : EventLevel::kWarn;
+  auto posix = posix::make_posix_env(po);
+  runtime::Env& env = posix->env;
+  auto att = make_local_attestation(env, /*stage=*/true);
+  if (!att.ok()) return report_error(att.status(), false);
+
+  pipeline::StageConfig c;
+  c.manifest = *manifest;
+  c.stage_idx = uint32_t(o.stage_idx);
+  c.channel = att->channel("stage" + std::to_string(o.stage_idx));
+  auto stage = std::make_unique<pipeline::Stage>(env, std::move(c), stage_model.get());
+  Status started = stage->start();
+  if (!started.ok()) return report_error(started, false);
+
+  boost::asio::signal_set signals(posix->loop.io_context(), SIGINT, SIGTERM);
+  bool stopping = false;
+  signals.async_wait([&](const boost::system::error_code& ec, int) {
+    if (ec) return;
+    stopping = true;
+    stage->kill();  // listeners and channels close; the orchestrator sees the stage gone
+    posix->loop.stop();
+  });
+  std::cout << "ready control=" << stage->control_endpoint().to_string()
+            << " data_in=" << stage->data_in_endpoint().to_string() << " stage=" << o.stage_idx
+            << " layers=" << spec.layer_start << ".." << spec.layer_end << " threads=" << o.threads
+            << " attestation=" << kLocalAttestation << " (DEVELOPMENT ONLY)" << std::endl;
+  posix->loop.run();
+  signals.cancel();
+  if (!stopping) stage->kill();
+  // Let the stage's tasks see their streams closed and end (bounded: a compute job may run).
+  bool settled = false;
+  runtime::TimerId id = posix->loop.start_timer(std::chrono::milliseconds(300), [&settled] { settled = true; });
+  posix->loop.run_until([&settled] { return settled; });
+  posix->loop.cancel_timer(id);
+  stage.reset();
+  return kExitOk;
+}
+
+const CommandRegistrar kRegistrar([](CLI::App& root) {
+  auto opt = std::make_shared<Options>();
+  CLI::App* cmd = root.add_subcommand("stage", "Serve one pipeline stage over TCP until SIGINT/SIGTERM");
+  cmd->add_option("--manifest", opt->manifest_path, "Pipeline manifest (JSON)")->required();
+  cmd->add_option("--stage-idx", opt->stage_idx, "Which stage of the manifest to serve")->required();
+  cmd->add_option("--model", opt->model_dir, "Model directory (config.json + model.safetensors)")->required();
+  cmd->add_option("--threads", opt->threads, "Model compute threads")->check(CLI::Range(1, 256));
+  cmd->add_option("--attestation", opt->attestation, "Evidence provider (mock-dev: DEVELOPMENT ONLY)");
+  cmd->add_flag("--json-events", opt->json_events, "Structured events on stderr as JSON lines");
+  cmd->add_flag("--verbose", opt->verbose, "Info-level events (default: warnings and errors)");
+  cmd->add_option("--fault-kill-after", opt->fault_kill_after,
+                  "Testing: SIGKILL this process at its Nth forward pass");
+  cmd->callback([opt] { set_exit_code(run(*opt)); });
+});
+
+}  // namespace
+}  // namespace cpipe::cli

@@ -1,0 +1,126 @@
+// `cpipe up --stages N`: a local N-stage confidential pipeline in one command. It writes a
+// manifest for N stages on 127.0.0.1 (mock-dev attestation, weight hashes pinned from the
+// model), starts N `cpipe stage` child processes, waits for their "ready" lines, runs the
+// requests in-process exactly as `cpipe run` does, and tears the children down (SIGTERM; each
+// must exit 0). --print-commands shows the equivalent `cpipe stage` / `cpipe run` commands.
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+#include <memory>
+
+#include "apps/cpipe/command_registry.h"
+#include "apps/cpipe/local_pipeline.h"
+#include "apps/cpipe/model_source.h"
+
+namespace cpipe::cli {
+namespace {
+
+struct Options {
+  int stages = 2;
+  std::string model_dir, preset = "tiny", tokenizer_dir, prompt, prompt_ids, latency_out, manifest_out;
+  int base_port = 0;
+  int max_tokens = 16;
+  int requests = 1;
+  int concurrency = 1;
+  int threads = 1;
+  bool greedy_in_last_stage = false;
+  bool json = false;
+  bool print_commands = false;
+  bool verbose = false;
+};
+
+int run(const Options& o) {
+  auto dir = resolve_model_dir(o.model_dir, o.preset);
+  if (!dir.ok()) return report_error(dir.status(), o.json);
+  auto tokenizer = find_tokenizer(o.tokenizer_dir, *dir);
+  if (!o.tokenizer_dir.empty() && !tokenizer.ok()) return report_error(tokenizer.status(), o.json);
+  const model::BpeTokenizer* tok = tokenizer.ok() ? tokenizer->get() : nullptr;
+  auto prompt = prompt_ids(o.prompt, o.prompt_ids, tok);
+  if (!prompt.ok()) return report_error(prompt.status(), o.json);
+
+  LocalManifestOptions mo;
+  mo.model_dir = *dir;
+  mo.stages = o.stages;
+  mo.base_port = uint16_t(o.base_port);
+  auto manifest = make_local_manifest(mo);
+  if (!manifest.ok()) return report_error(manifest.status(), o.json);
+  std::string manifest_path = o.manifest_out.empty()
+                                  ? "/tmp/cpipe-up-" + std::to_string(::getpid()) + ".manifest.json"
+                                  : o.manifest_out;
+  Status written = write_text_file(manifest_path, manifest->to_json() + "\n");
+  if (!written.ok()) return report_error(written, o.json);
+
+  StageProcessOptions so;
+  so.manifest_path = manifest_path;
+  so.model_dir = *dir;
+  so.threads = o.threads;
+  if (o.verbose) so.extra_args.push_back("--verbose");
+  if (o.print_commands) {
+    for (int i = 0; i < o.stages; ++i)
+      std::cerr << "  " << self_executable() << " stage --manifest " << manifest_path << " --stage-idx " << i
+                << " --model " << *dir << " --threads " << o.threads << " --attestation mock-dev &\n";
+    std::cerr << "  " << self_executable() << " run --manifest " << manifest_path << " --model " << *dir
+              << " --max-tokens " << o.max_tokens << "\n";
+  }
+  auto children = spawn_stages(so, o.stages, 60000);
+  if (!children.ok()) return report_error(children.status(), o.json);
+
+  int code;
+  {
+    posix::PosixEnvOptions po;
+    po.compute_threads = 1;
+    po.min_event_level = o.verbose ? EventLevel::kInfo : EventLevel::kWarn;
+    auto posix = posix::make_posix_env(po);
+    LocalClient client(*posix);
+    LocalRunOptions ro;
+    ro.manifest = *manifest;
+    ro.prompt = *prompt;
+    ro.max_new_tokens = o.max_tokens;
+    ro.requests = o.requests;
+    ro.concurrency = o.concurrency;
+    ro.greedy_in_last_stage = o.greedy_in_last_stage;
+    LocalRunReport report = client.run(ro);
+    bool clean = stop_stages(*children);
+    nlohmann::ordered_json extra;
+    extra["stages"] = o.stages;
+    extra["model_dir"] = *dir;
+    extra["manifest"] = manifest_path;
+    extra["greedy_in_last_stage"] = o.greedy_in_last_stage;
+    extra["stage_threads"] = o.threads;
+    extra["stages_exited_cleanly"] = clean;
+    code = print_local_run(report, *prompt, tok, o.json, o.latency_out, extra);
+    if (code == kExitOk && !clean) {
+      std::cerr << "cpipe: error: a stage process did not exit cleanly" << std::endl;
+      code = kExitFailure;
+    }
+  }
+  if (o.manifest_out.empty()) std::remove(manifest_path.c_str());
+  return code;
+}
+
+const CommandRegistrar kRegistrar([](CLI::App& root) {
+  auto opt = std::make_shared<Options>();
+  CLI::App* cmd = root.add_subcommand("up", "Start a local N-stage pipeline (processes over TCP), run a request, stop");
+  cmd->add_option("--stages", opt->stages, "Stage processes")->check(CLI::Range(1, 64));
+  cmd->add_option("--model", opt->model_dir, "Model directory (default: the synthesized --preset)");
+  cmd->add_option("--preset", opt->preset, "Synthesized model when no --model: tiny or 124M");
+  cmd->add_option("--tokenizer", opt->tokenizer_dir, "Tokenizer directory");
+  cmd->add_option("--base-port", opt->base_port, "First TCP port (2 per stage + 1); 0: free ports")->check(CLI::Range(0, 65000));
+  cmd->add_option("--prompt", opt->prompt, "Prompt text (needs a tokenizer)");
+  cmd->add_option("--prompt-ids", opt->prompt_ids, "Prompt as token ids: 464,2068,7586");
+  cmd->add_option("--max-tokens", opt->max_tokens, "Tokens to generate")->check(CLI::Range(1, 4096));
+  cmd->add_option("--requests", opt->requests, "Requests per session")->check(CLI::Range(1, 100000));
+  cmd->add_option("--concurrency", opt->concurrency, "Sessions at once")->check(CLI::Range(1, 1000));
+  cmd->add_option("--threads", opt->threads, "Model threads per stage process")->check(CLI::Range(1, 256));
+  cmd->add_flag("--greedy-in-last-stage", opt->greedy_in_last_stage, "The last stage picks the token");
+  cmd->add_option("--latency-out", opt->latency_out, "Write latency JSON here");
+  cmd->add_option("--manifest-out", opt->manifest_out, "Keep the manifest here (default: a temporary file)");
+  cmd->add_flag("--print-commands", opt->print_commands, "Print the equivalent stage/run commands on stderr");
+  cmd->add_flag("--verbose", opt->verbose, "Info-level events from every process on stderr");
+  cmd->add_flag("--json", opt->json, "Machine-readable output");
+  cmd->callback([opt] { set_exit_code(run(*opt)); });
+});
+
+}  // namespace
+}  // namespace cpipe::cli

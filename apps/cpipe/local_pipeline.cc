@@ -1,0 +1,594 @@
+// Local multi-process pipelines: manifests, mock-dev attestation, stage child processes and the
+// orchestrator as a local client (local_pipeline.h).
+#include "apps/cpipe/local_pipeline.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "apps/cpipe/command_registry.h"
+#include "core/crypto/hash.h"
+#include "model/gpt2_config.h"
+#include "model/gpt2_stage_model.h"
+#include "model/safetensors.h"
+
+namespace cpipe::cli {
+
+using runtime::Endpoint;
+using runtime::Task;
+
+// ---- manifests ------------------------------------------------------------------------------
+
+namespace {
+
+// Ports the OS hands out for port 0, all held at once so they are distinct, then released.
+Result<std::vector<uint16_t>> free_ports(size_t n) {
+  std::vector<int> fds;
+  std::vector<uint16_t> ports;
+  Status error;
+  for (size_t i = 0; i < n && error.ok(); ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      error = make_error(ErrorCode::IO_ERROR, std::string("socket: ") + std::strerror(errno));
+      break;
+    }
+    fds.push_back(fd);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      error = make_error(ErrorCode::IO_ERROR, std::string("bind: ") + std::strerror(errno));
+      break;
+    }
+    ports.push_back(ntohs(addr.sin_port));
+  }
+  for (int fd : fds) ::close(fd);
+  if (!error.ok()) return error;
+  return ports;
+}
+
+}  // namespace
+
+Result<pipeline::Manifest> make_local_manifest(const LocalManifestOptions& o) {
+  CPIPE_ASSIGN_OR_RETURN(model::Gpt2Config config, model::load_gpt2_config(o.model_dir + "/config.json"));
+  if (o.stages < 1 || o.stages > config.n_layer)
+    return make_error(ErrorCode::INVALID_ARGUMENT,
+                      "stages must be 1.." + std::to_string(config.n_layer) + " for this model");
+  size_t nports = size_t(o.stages) * 2 + 1;
+  std::vector<uint16_t> ports;
+  if (o.base_port == 0) {
+    CPIPE_ASSIGN_OR_RETURN(ports, free_ports(nports));
+  } else {
+    if (size_t(o.base_port) + nports > 65536)
+      return make_error(ErrorCode::INVALID_ARGUMENT, "--base-port leaves no room for the stages' ports");
+    for (size_t i = 0; i < nports; ++i) ports.push_back(uint16_t(o.base_port + i));
+  }
+  std::shared_ptr<model::SafetensorsFile> file;
+  if (o.pin_weights) {
+    CPIPE_ASSIGN_OR_RETURN(file, model::SafetensorsFile::open(o.model_dir + "/model.safetensors"));
+  }
+
+  pipeline::Manifest m;
+  m.model_name = "gpt2";
+  m.model_version = "local";
+  m.total_layers = uint32_t(config.n_layer);
+  m.platform = pipeline::Platform::kMockDev;
+  m.require_weight_hashes = o.pin_weights;
+  m.activation_spec = {codec::DType::F32, uint64_t(config.n_embd), uint64_t(config.n_positions)};
+  auto result_port = ports.back();
+  for (int i = 0; i < o.stages; ++i) {
+    pipeline::StageSpec s;
+    s.stage_idx = uint32_t(i);
+    s.layer_start = uint32_t(config.n_layer * i / o.stages);
+    s.layer_end = uint32_t(config.n_layer * (i + 1) / o.stages);
+    s.expected_measurements = local_stage_measurements();
+    uint16_t data_out = i + 1 < o.stages ? ports[size_t(i + 1) * 2 + 1] : result_port;
+    s.endpoint = {Endpoint::tcp(o.host, ports[size_t(i) * 2]), Endpoint::tcp(o.host, ports[size_t(i) * 2 + 1]),
+                  Endpoint::tcp(o.host, data_out)};
+    if (file) s.weight_hashes = model::gpt2_stage_weight_hashes(*file, config, s.layer_start, s.layer_end);
+    m.stages.push_back(std::move(s));
+  }
+  pipeline::ValidateOptions vo;
+  vo.model = pipeline::ModelShape{config.n_layer, config.n_embd, config.n_positions};
+  CPIPE_RETURN_IF_ERROR(pipeline::validate_manifest(m, vo));
+  return m;
+}
+
+Result<pipeline::Manifest> load_manifest_for_model(const std::string& manifest_path,
+                                                   const std::string& model_dir) {
+  CPIPE_ASSIGN_OR_RETURN(std::string text, model::read_text_file(manifest_path));
+  CPIPE_ASSIGN_OR_RETURN(model::Gpt2Config config, model::load_gpt2_config(model_dir + "/config.json"));
+  pipeline::ValidateOptions vo;
+  vo.model = pipeline::ModelShape{config.n_layer, config.n_embd, config.n_positions};
+  return pipeline::load_manifest(text, vo);
+}
+
+Status write_text_file(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  out.close();
+  if (!out) return make_error(ErrorCode::IO_ERROR, "cannot write " + path);
+  return Status::Ok();
+}
+
+// ---- mock-dev attestation -----------------------------------------------------------------------
+
+namespace {
+Bytes image_measurement(std::string_view image) { return crypto::sha384(as_bytes(std::string(image))); }
+constexpr std::string_view kStageImage = "cpipe local stage (mock-dev, DEVELOPMENT ONLY)";
+constexpr std::string_view kClientImage = "cpipe local orchestrator (mock-dev, DEVELOPMENT ONLY)";
+}  // namespace
+
+std::map<std::string, std::string> local_stage_measurements() {
+  return {{"PCR0", hex_encode(image_measurement(kStageImage))}};
+}
+
+channel::ChannelConfig LocalAttestation::channel(const std::string& name) const {
+  channel::ChannelConfig c;
+  c.provider = provider.get();
+  c.verifier = verifier.get();
+  c.name = name;
+  return c;
+}
+
+Result<LocalAttestation> make_local_attestation(runtime::Env& env, bool stage) {
+  attest::MockProviderConfig pc;
+  pc.measurements = {{"PCR0", image_measurement(stage ? kStageImage : kClientImage)}};
+  LocalAttestation a;
+  CPIPE_ASSIGN_OR_RETURN(a.provider, attest::MockAttestationProvider::create(env, pc));
+  attest::MockVerifierPolicy vp;
+  vp.platform_public_key = attest::mock_platform_public_key(attest::kDefaultMockSeed);
+  a.verifier = std::make_unique<attest::MockAttestationVerifier>(vp, env.events);
+  return a;
+}
+
+// ---- child processes ----------------------------------------------------------------------------
+
+std::string self_executable() {
+  char buf[4096];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return "/proc/self/exe";
+  return std::string(buf, size_t(n));
+}
+
+Result<std::unique_ptr<ChildProcess>> ChildProcess::spawn(const std::vector<std::string>& argv,
+                                                          const std::string& stderr_path) {
+  if (argv.empty()) return make_error(ErrorCode::INVALID_ARGUMENT, "no program to run");
+  int pipefd[2];
+  if (::pipe2(pipefd, O_CLOEXEC) != 0)
+    return make_error(ErrorCode::IO_ERROR, std::string("pipe: ") + std::strerror(errno));
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t parent = ::getpid();
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    ::close(pipefd[0]);
+    ::close(pipefd[1]);
+    return make_error(ErrorCode::IO_ERROR, std::string("fork: ") + std::strerror(errno));
+  }
+  if (pid == 0) {
+    // Only async-signal-safe calls from here to exec.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);
+    ::dup2(pipefd[1], STDOUT_FILENO);
+    if (!stderr_path.empty()) {
+      int fd = ::open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      if (fd >= 0) ::dup2(fd, STDERR_FILENO);
+    }
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  ::close(pipefd[1]);
+  return std::unique_ptr<ChildProcess>(new ChildProcess(pid, pipefd[0]));
+}
+
+ChildProcess::~ChildProcess() {
+  if (!exit_code_) kill_now();
+  if (out_fd_ >= 0) ::close(out_fd_);
+}
+
+bool ChildProcess::reap(bool block) {
+  if (exit_code_) return true;
+  int status = 0;
+  pid_t r = ::waitpid(pid_, &status, block ? 0 : WNOHANG);
+  if (r != pid_) return false;
+  exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return true;
+}
+
+bool ChildProcess::alive() { return !reap(false); }
+
+Result<std::string> ChildProcess::wait_for_line(const std::string& prefix, int timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    size_t nl;
+    while ((nl = buffered_.find('\n')) != std::string::npos) {
+      std::string line = buffered_.substr(0, nl);
+      buffered_.erase(0, nl + 1);
+      if (line.rfind(prefix, 0) == 0) return line;
+    }
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0)
+      return make_error(ErrorCode::UNAVAILABLE, "process " + std::to_string(pid_) + " did not print '" +
+                                                    prefix + "' within " + std::to_string(timeout_ms) + " ms");
+    pollfd p{out_fd_, POLLIN, 0};
+    int r = ::poll(&p, 1, int(std::min<int64_t>(left.count(), 100)));
+    if (r < 0 && errno != EINTR) return make_error(ErrorCode::IO_ERROR, std::string("poll: ") + std::strerror(errno));
+    if (r > 0) {
+      char buf[4096];
+      ssize_t n = ::read(out_fd_, buf, sizeof buf);
+      if (n > 0) {
+        buffered_.append(buf, size_t(n));
+        continue;
+      }
+      if (n == 0) {  // EOF: the child is gone (or closed stdout)
+        reap(true);
+        return make_error(ErrorCode::PIPELINE_STAGE_FAILED,
+                          "process " + std::to_string(pid_) + " exited with status " +
+                              std::to_string(exit_code_.value_or(-1)) + " before printing '" + prefix + "'");
+      }
+    }
+  }
+}
+
+std::optional<int> ChildProcess::wait(int timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (!reap(false) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  return exit_code_;
+}
+
+int ChildProcess::terminate(int timeout_ms) {
+  if (reap(false)) return *exit_code_;
+  ::kill(pid_, SIGTERM);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (reap(false)) return *exit_code_;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  kill_now();
+  return exit_code_.value_or(128 + SIGKILL);
+}
+
+void ChildProcess::kill_now() {
+  if (exit_code_) return;
+  ::kill(pid_, SIGKILL);
+  reap(true);
+}
+
+Result<std::unique_ptr<ChildProcess>> spawn_stage(const StageProcessOptions& o, int stage_idx) {
+  std::vector<std::string> argv = {o.program.empty() ? self_executable() : o.program, "stage", "--manifest", o.manifest_path,
+                                   "--stage-idx", std::to_string(stage_idx), "--model", o.model_dir,
+                                   "--threads", std::to_string(o.threads),
+                                   "--attestation", std::string(kLocalAttestation)};
+  if (o.json_events) argv.push_back("--json-events");
+  argv.insert(argv.end(), o.extra_args.begin(), o.extra_args.end());
+  return ChildProcess::spawn(argv, o.stderr_path);
+}
+
+Result<std::vector<std::unique_ptr<ChildProcess>>> spawn_stages(const StageProcessOptions& o, int stages,
+                                                                int ready_timeout_ms) {
+  std::vector<std::unique_ptr<ChildProcess>> children;
+  for (int i = 0; i < stages; ++i) {
+    CPIPE_ASSIGN_OR_RETURN(auto child, spawn_stage(o, i));
+    children.push_back(std::move(child));
+  }
+  for (int i = 0; i < stages; ++i) {
+    auto ready = children[size_t(i)]->wait_for_line("ready ", ready_timeout_ms);
+    if (!ready.ok()) {
+      stop_stages(children, 1000);
+      return Status(ready.status().code(), "stage " + std::to_string(i) + ": " + ready.status().message());
+    }
+  }
+  return children;
+}
+
+bool stop_stages(std::vector<std::unique_ptr<ChildProcess>>& stages, int timeout_ms) {
+  for (auto& c : stages)
+    if (c && c->alive()) ::kill(c->pid(), SIGTERM);
+  bool clean = true;
+  for (auto& c : stages)
+    if (c) clean = c->terminate(timeout_ms) == 0 && clean;
+  return clean;
+}
+
+// ---- the orchestrator as a local client ---------------------------------------------------------
+
+namespace {
+
+struct RunState {
+  const LocalRunOptions* opt = nullptr;
+  LocalRunReport* report = nullptr;
+  pipeline::Orchestrator* orch = nullptr;
+  int sessions_left = 0;
+  bool finished = false;
+  std::optional<runtime::Oneshot<bool>> all_done;
+};
+
+Task<void> run_session(RunState* st, size_t first) {
+  for (int r = 0; r < st->opt->requests; ++r) {
+    pipeline::GenerateRequest req;
+    req.prompt = st->opt->prompt;
+    req.max_new_tokens = st->opt->max_new_tokens;
+    req.keep_logits = st->opt->keep_logits;
+    auto result = co_await st->orch->generate(std::move(req));
+    LocalRequestOutcome& out = st->report->requests[first + size_t(r)];
+    if (result.ok()) {
+      out.result = std::move(*result);
+    } else {
+      out.status = result.status();
+    }
+  }
+  if (--st->sessions_left == 0) st->all_done->set(true);
+}
+
+Task<void> poll_loop(runtime::Env* env, RunState* st) {
+  while (!st->finished) {
+    co_await runtime::sleep_for(*env->clock, st->opt->poll_interval);
+    if (!st->finished) st->opt->poll();
+  }
+}
+
+Task<void> drive(runtime::Env* env, RunState* st) {
+  st->report->setup = co_await st->orch->start();
+  if (!st->report->setup.ok()) {
+    st->finished = true;
+    co_await st->orch->shutdown();
+    co_return;
+  }
+  const auto& ev = st->orch->stage_evidence();
+  if (!ev.empty()) st->report->stage_platform = ev.front().platform;
+  st->sessions_left = st->opt->concurrency;
+  st->all_done.emplace(*env->executor);
+  if (st->opt->poll) runtime::spawn(*env->executor, poll_loop(env, st));
+  runtime::MonoTime t0 = env->clock->now();
+  for (int s = 0; s < st->opt->concurrency; ++s)
+    runtime::spawn(*env->executor, run_session(st, size_t(s) * size_t(st->opt->requests)));
+  co_await *st->all_done;
+  st->report->wall_ms = double((env->clock->now() - t0).count()) / 1e6;
+  st->finished = true;
+  st->report->stats = st->orch->stats();
+  co_await st->orch->shutdown();
+}
+
+}  // namespace
+
+LocalClient::~LocalClient() {
+  // Let the shut-down orchestrators' last tasks see their streams closed and finish.
+  bool stop = false;
+  runtime::TimerId id = posix->loop.start_timer(std::chrono::milliseconds(200), [&stop] { stop = true; });
+  posix->loop.run_until([&stop] { return stop; });
+  posix->loop.cancel_timer(id);
+  // Vector elements die front to back: the order the keep list was built in.
+  while (!keep.empty()) keep.erase(keep.begin());
+}
+
+bool LocalRunReport::all_ok() const {
+  if (!setup.ok()) return false;
+  for (const auto& r : requests)
+    if (!r.status.ok()) return false;
+  return true;
+}
+
+LocalRunReport LocalClient::run(const LocalRunOptions& o) {
+  runtime::Env& env = posix->env;
+  LocalRunReport report;
+  report.requests.resize(size_t(o.requests) * size_t(o.concurrency));
+  auto att = make_local_attestation(env, /*stage=*/false);
+  if (!att.ok()) {
+    report.setup = att.status();
+    return report;
+  }
+  auto attestation = std::make_shared<LocalAttestation>(std::move(*att));
+  pipeline::OrchestratorConfig oc;
+  oc.manifest = o.manifest;
+  oc.channel = attestation->channel("orchestrator");
+  oc.setup_timeout = o.setup_timeout;
+  oc.step_timeout = o.step_timeout;
+  oc.health_interval = o.health_interval;
+  oc.health_timeout = o.health_timeout;
+  oc.recovery_timeout = o.recovery_timeout;
+  oc.max_attempts = o.max_attempts;
+  oc.greedy_in_last_stage = o.greedy_in_last_stage;
+  auto orch = std::make_shared<pipeline::Orchestrator>(env, std::move(oc));
+  auto state = std::make_shared<RunState>();
+  state->opt = &o;
+  state->report = &report;
+  state->orch = orch.get();
+  // Destroyed in this order: the state, the orchestrator, the attestation it points to.
+  keep.push_back(state);
+  keep.push_back(orch);
+  keep.push_back(attestation);
+  posix->loop.block_on(drive(&env, state.get()));
+  state->report = nullptr;
+  return report;
+}
+
+// ---- latency output -----------------------------------------------------------------------------
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  double rank = std::ceil(p / 100.0 * double(v.size()));
+  size_t k = size_t(std::clamp(rank, 1.0, double(v.size()))) - 1;
+  return v[k];
+}
+
+namespace {
+double mean(const std::vector<double>& v) {
+  if (v.empty()) return 0;
+  double s = 0;
+  for (double x : v) s += x;
+  return s / double(v.size());
+}
+double sum(const std::vector<double>& v) {
+  double s = 0;
+  for (double x : v) s += x;
+  return s;
+}
+}  // namespace
+
+nlohmann::ordered_json request_latency_json(const pipeline::GenerateResult& r) {
+  std::vector<double> decode;
+  if (r.token_ms.size() > 1) decode.assign(r.token_ms.begin() + 1, r.token_ms.end());
+  double total_ms = sum(r.token_ms);
+  nlohmann::ordered_json j;
+  j["ttft_ms"] = r.prompt_ms;
+  j["token_latencies_ms"] = decode;
+  j["p50_ms"] = percentile(decode, 50);
+  j["p95_ms"] = percentile(decode, 95);
+  j["p99_ms"] = percentile(decode, 99);
+  j["mean_ms"] = mean(decode);
+  j["tokens"] = r.tokens.size();
+  j["total_ms"] = total_ms;
+  j["tokens_per_s"] = total_ms > 0 ? double(r.tokens.size()) * 1000.0 / total_ms : 0.0;
+  j["decode_tokens_per_s"] = mean(decode) > 0 ? 1000.0 / mean(decode) : 0.0;
+  j["attempts"] = r.attempts;
+  // The Rust confidential-ml-pipeline's fields: latencies_ms[0] is the prompt (prefill to the
+  // first token), generation_tokens counts the steps after it.
+  j["generation_tokens"] = decode.size();
+  j["latencies_ms"] = r.token_ms;
+  j["prompt_ms"] = r.prompt_ms;
+  return j;
+}
+
+nlohmann::ordered_json latency_report_json(const LocalRunReport& report) {
+  nlohmann::ordered_json j;
+  const LocalRequestOutcome* first = nullptr;
+  for (const auto& q : report.requests)
+    if (q.status.ok()) {
+      first = &q;
+      break;
+    }
+  if (first) j = request_latency_json(first->result);
+  j["ok"] = report.all_ok();
+  if (report.requests.size() > 1) {
+    std::vector<double> decode, ttft;
+    uint64_t tokens = 0;
+    auto& arr = j["requests"] = nlohmann::ordered_json::array();
+    for (const auto& q : report.requests) {
+      nlohmann::ordered_json e;
+      if (q.status.ok()) {
+        e = request_latency_json(q.result);
+        ttft.push_back(q.result.prompt_ms);
+        tokens += q.result.tokens.size();
+        if (q.result.token_ms.size() > 1)
+          decode.insert(decode.end(), q.result.token_ms.begin() + 1, q.result.token_ms.end());
+      } else {
+        e["error"] = {{"code", std::string(q.status.code_name())}, {"message", q.status.message()}};
+      }
+      arr.push_back(std::move(e));
+    }
+    j["aggregate"] = {{"requests", report.requests.size()},
+                      {"tokens", tokens},
+                      {"wall_ms", report.wall_ms},
+                      {"tokens_per_s", report.wall_ms > 0 ? double(tokens) * 1000.0 / report.wall_ms : 0.0},
+                      {"ttft_p50_ms", percentile(ttft, 50)},
+                      {"p50_ms", percentile(decode, 50)},
+                      {"p95_ms", percentile(decode, 95)},
+                      {"p99_ms", percentile(decode, 99)}};
+  }
+  return j;
+}
+
+namespace {
+std::string join_ids(const std::vector<int32_t>& ids) {
+  std::string s;
+  for (size_t i = 0; i < ids.size(); ++i) s += (i ? " " : "") + std::to_string(ids[i]);
+  return s;
+}
+
+// As report_error (command_registry.cc, which lives in the executable, not this library).
+int print_error(const Status& status, bool json) {
+  if (json)
+    std::cout << nlohmann::ordered_json{{"ok", false},
+                                        {"error", {{"code", std::string(status.code_name())},
+                                                   {"number", int(status.code())},
+                                                   {"message", status.message()}}}}
+                     .dump(2)
+              << std::endl;
+  else
+    std::cerr << "cpipe: error: " << status.to_string() << std::endl;
+  return kExitFailure;
+}
+}  // namespace
+
+int print_local_run(const LocalRunReport& report, const std::vector<int32_t>& prompt,
+                    const model::BpeTokenizer* tok, bool json, const std::string& latency_out,
+                    const nlohmann::ordered_json& extra) {
+  if (!report.setup.ok()) return print_error(report.setup, json);
+  auto text_of = [tok](const std::vector<int32_t>& ids) -> std::string {
+    if (!tok) return {};
+    auto t = tok->decode(ids);
+    return t.ok() ? *t : std::string();
+  };
+  if (!latency_out.empty()) {
+    Status st = write_text_file(latency_out, latency_report_json(report).dump(2) + "\n");
+    if (!st.ok()) return print_error(st, json);
+  }
+  const Status* failure = nullptr;
+  for (const auto& q : report.requests)
+    if (!q.status.ok() && !failure) failure = &q.status;
+  if (json) {
+    nlohmann::ordered_json j;
+    j["ok"] = failure == nullptr;
+    for (const auto& [k, v] : extra.items()) j[k] = v;
+    j["attestation"] = report.stage_platform;
+    j["prompt_ids"] = prompt;
+    auto& reqs = j["requests"] = nlohmann::ordered_json::array();
+    for (const auto& q : report.requests) {
+      nlohmann::ordered_json e;
+      e["status"] = std::string(q.status.code_name());
+      if (!q.status.ok()) e["error"] = q.status.to_string();
+      e["tokens"] = q.result.tokens;
+      if (tok) e["text"] = text_of(q.result.tokens);
+      e["attempts"] = q.result.attempts;
+      e["ttft_ms"] = q.result.prompt_ms;
+      e["token_ms"] = q.result.token_ms;
+      reqs.push_back(std::move(e));
+    }
+    j["wall_ms"] = report.wall_ms;
+    j["pipelines_built"] = report.stats.pipelines_built;
+    j["pipeline_failures"] = report.stats.pipeline_failures;
+    j["retries"] = report.stats.retries;
+    if (failure) j["error"] = {{"code", std::string(failure->code_name())}, {"message", failure->message()}};
+    std::cout << j.dump(2) << std::endl;
+  } else {
+    std::cout << "attestation: " << report.stage_platform << " (DEVELOPMENT ONLY)\n";
+    std::cout << "prompt ids: " << join_ids(prompt) << "\n";
+    for (size_t i = 0; i < report.requests.size(); ++i) {
+      const auto& q = report.requests[i];
+      std::cout << "request " << i << ": " << q.status.to_string() << "\n  generated ids: " << join_ids(q.result.tokens)
+                << "\n";
+      if (tok && !q.result.tokens.empty()) std::cout << "  text: " << nlohmann::json(text_of(q.result.tokens)).dump() << "\n";
+      if (q.status.ok()) {
+        auto l = request_latency_json(q.result);
+        std::cout << "  ttft " << l["ttft_ms"].get<double>() << " ms, decode p50 " << l["p50_ms"].get<double>()
+                  << " ms, " << l["tokens_per_s"].get<double>() << " tokens/s, attempts " << q.result.attempts << "\n";
+      }
+    }
+    std::cout << "pipelines built " << report.stats.pipelines_built << ", failures " << report.stats.pipeline_failures
+              << ", retries " << report.stats.retries << std::endl;
+    if (failure) std::cerr << "cpipe: error: " << failure->to_string() << std::endl;
+  }
+  return failure ? kExitFailure : kExitOk;
+}
+
+}  // namespace cpipe::cli

@@ -1,0 +1,116 @@
+// Stage: one pipeline stage as a server (DESIGN.md "Pipeline"). It listens on its control and
+// data_in endpoints; the orchestrator connects to control over an attested channel and sends
+// init; the stage then dials data_out (the next stage, or the orchestrator's result listener,
+// possibly through the host's relay), and once both data links of the session are up and the
+// upstream has said hello it answers ready. Data frames are computed one at a time on Compute
+// and forwarded; each request has its own KV cache, created fresh by the request's start frame
+// and dropped on release or error, in every stage.
+//
+// A new init (the orchestrator recovering from a failure) ends the previous session: its data
+// channels are closed and its KV caches dropped. So does losing the control channel. kill()
+// models the process dying: everything closes and every task ends; a restarted stage is a new
+// Stage object on the same endpoints, which attests afresh.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+
+#include "core/base/event.h"
+#include "core/channel/secure_channel.h"
+#include "core/pipeline/manifest.h"
+#include "core/pipeline/stage_model.h"
+#include "core/runtime/env.h"
+#include "core/runtime/oneshot.h"
+
+namespace cpipe::pipeline {
+
+struct StageConfig {
+  Manifest manifest;
+  uint32_t stage_idx = 0;
+  // Our evidence and the check of every peer's (orchestrator, neighbours).
+  channel::ChannelConfig channel;
+  // Overrides of the manifest's listen endpoints (e.g. a port picked at random in tests).
+  std::optional<runtime::Endpoint> control_listen;
+  std::optional<runtime::Endpoint> data_in_listen;
+  // Where to dial for data_out (default: the manifest's data_out).
+  std::optional<runtime::Endpoint> data_out;
+  // Building the data chain after init (dialling with retries, waiting for the upstream hello)
+  // must finish within this; otherwise the stage refuses the init.
+  runtime::Duration init_timeout = std::chrono::seconds(30);
+  runtime::Duration connect_timeout = std::chrono::seconds(2);
+  // Simulated compute cost per layer per token (the simulator's clock advances by it).
+  runtime::Duration cost_per_layer_token{0};
+  // The receipt signing key's public half, announced in ready.
+  Bytes receipt_public_key;
+};
+
+struct StageStats {
+  uint64_t sessions = 0;           // inits accepted
+  uint64_t frames_processed = 0;   // data frames computed or forwarded
+  uint64_t requests_started = 0;   // fresh KV caches created
+  uint64_t requests_released = 0;
+  uint32_t active_requests = 0;    // KV caches held now
+  bool ready = false;              // a session is established
+};
+
+class Stage {
+ public:
+  // `model` may be null (no model key yet); set_model() or refuse() says what happens then.
+  Stage(runtime::Env& env, StageConfig config, StageModel* model);
+  ~Stage();
+  Stage(const Stage&) = delete;
+  Stage& operator=(const Stage&) = delete;
+
+  // Binds the control and data_in listeners and starts accepting. The stage must stay alive
+  // until its tasks are done (kill() ends them; the executor must then run dry).
+  Status start();
+  void set_model(StageModel* model) { model_ = model; }
+  // The stage cannot serve (e.g. the key service said AccessDenied): every init is answered
+  // with this error until set_model().
+  void refuse(Status why) { refusal_ = std::move(why); }
+  // The process dies: listeners and channels close without a goodbye, state is dropped.
+  void kill();
+  bool killed() const { return killed_; }
+
+  const StageStats& stats() const { return stats_; }
+  const StageConfig& config() const { return config_; }
+  runtime::Endpoint control_endpoint() const;
+  runtime::Endpoint data_in_endpoint() const;
+
+ private:
+  struct Session;  // one init's data links and KV caches
+
+  static runtime::Task<void> accept_control(Stage* self);
+  static runtime::Task<void> accept_data(Stage* self);
+  static runtime::Task<void> serve_control(Stage* self, std::shared_ptr<runtime::Stream> stream);
+  static runtime::Task<void> admit_data_in(Stage* self, std::shared_ptr<runtime::Stream> stream);
+  static runtime::Task<Status> establish(Stage* self, std::shared_ptr<Session> session);
+  static runtime::Task<Result<std::unique_ptr<channel::SecureChannel>>> dial_data_out(
+      Stage* self, std::shared_ptr<Session> session);
+  static runtime::Task<void> run_data(Stage* self, std::shared_ptr<Session> session);
+  static runtime::Task<Status> process(Stage* self, Session& session, ByteSpan frame);
+
+  void end_session(const char* why);
+  bool current(const Session& s) const;
+  const StageSpec& spec() const { return config_.manifest.stages[config_.stage_idx]; }
+  const StageSpec* upstream_spec() const;
+  const StageSpec* downstream_spec() const;
+
+  runtime::Env* env_;
+  StageConfig config_;
+  StageModel* model_;
+  Status refusal_;
+  Logger log_;
+  Bytes manifest_hash_;
+  std::unique_ptr<runtime::Listener> control_listener_;
+  std::unique_ptr<runtime::Listener> data_listener_;
+  std::shared_ptr<Session> session_;
+  channel::SecureChannel* control_ = nullptr;  // the live control channel, if any
+  uint64_t control_generation_ = 0;
+  bool killed_ = false;
+  StageStats stats_;
+};
+
+}  // namespace cpipe::pipeline
