@@ -18,6 +18,8 @@ inline void cpu_relax() {
 // core (the thread we wait for may need this very core), then, for idle workers only, sleeping.
 constexpr int kPauseSpins = 2048;
 constexpr int kYieldSpins = 256;
+// An index no job reaches (jobs have fewer than 2^32 - 1 chunks).
+constexpr uint64_t kClosedIndex = 0xFFFFFFFFu;
 
 }  // namespace
 
@@ -59,11 +61,18 @@ void ThreadPool::run(Fn fn, void* ctx, int64_t chunks) {
     for (int64_t c = 0; c < chunks; ++c) fn(ctx, c, 0);
     return;
   }
+  // Close the previous job's claim word first. A worker still in work() for the previous
+  // generation may have loaded that word (all chunks claimed) and be about to compare its index
+  // with chunks_: were chunks_ raised before the word changed, its CAS on the stale word would
+  // succeed, run a chunk of the new job under the old generation and count it twice in done_
+  // (found as a hang under an oversubscribed CI machine). After this store every stale CAS fails
+  // and every fresh load sees an index no job reaches.
+  ++generation_;
+  claim_.store((uint64_t(generation_) << 32) | kClosedIndex, std::memory_order_release);
   fn_ = fn;
   ctx_ = ctx;
   chunks_.store(chunks, std::memory_order_relaxed);
   done_.store(0, std::memory_order_relaxed);
-  ++generation_;
   claim_.store(uint64_t(generation_) << 32, std::memory_order_release);
   wake_.store(generation_, std::memory_order_release);
   wake_.notify_all();

@@ -47,6 +47,24 @@ TEST(ThreadPoolTest, RunsEveryChunkOnceAcrossManyRegionsBackToBack) {
   EXPECT_EQ(ctx.bad_worker.load(), 0);
 }
 
+// Jobs of alternating small and large chunk counts on more threads than cores: a worker still
+// finishing one job must never claim a chunk of the next (that ran a chunk twice and made run()
+// wait forever for a done count it had overshot).
+TEST(ThreadPoolTest, WorkerLeavingAJobNeverClaimsAChunkOfTheNext) {
+  ThreadPool pool(6);
+  struct Ctx {
+    std::vector<std::atomic<int>> hits = std::vector<std::atomic<int>>(64);
+  } ctx;
+  for (int round = 0; round < 20000; ++round) {
+    const int64_t chunks = round % 2 == 0 ? 2 : 64;
+    for (auto& h : ctx.hits) h.store(0, std::memory_order_relaxed);
+    pool.run([](void* p, int64_t chunk, int) { static_cast<Ctx*>(p)->hits[size_t(chunk)].fetch_add(1); },
+             &ctx, chunks);
+    for (int64_t c = 0; c < chunks; ++c) ASSERT_EQ(ctx.hits[size_t(c)].load(), 1) << "round " << round;
+    for (int64_t c = chunks; c < 64; ++c) ASSERT_EQ(ctx.hits[size_t(c)].load(), 0) << "round " << round;
+  }
+}
+
 TEST(ThreadPoolTest, DefaultIsOnePerCpu) {
   ThreadPool pool;
   EXPECT_EQ(pool.size(), ThreadPool::default_threads());
