@@ -12,6 +12,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <map>
 #include <memory>
 
 #include "core/crypto/ecdsa.h"
@@ -111,7 +112,8 @@ Result<Bytes> sim_p384_sign(const SimP384Key& key, ByteSpan message) {
   return crypto::ecdsa_p384_sign(key.private_scalar, message, stream);
 }
 
-Result<Bytes> make_sim_certificate(const SimCertSpec& spec, const SimP384Key& subject_key,
+namespace {
+Result<Bytes> make_certificate_uncached(const SimCertSpec& spec, const SimP384Key& subject_key,
                                    const SimP384Key& issuer_key, ByteSpan issuer_der) {
   X509Ptr cert(X509_new());
   if (!cert) return ssl_fail("X509_new");
@@ -191,6 +193,45 @@ Result<Bytes> make_sim_certificate(const SimCertSpec& spec, const SimP384Key& su
   return out;
 }
 
+}  // namespace
+
+// Certificates and PKIs are pure functions of their inputs (deterministic keys and signatures),
+// and P-384 signing is slow in OpenSSL: a seed sweep makes the same ones in every run, so they
+// are memoized per thread (the simulator is single-threaded). Keys: SHA-256 of length-prefixed
+// inputs.
+namespace {
+void put(Bytes& out, ByteSpan b) {
+  for (int i = 0; i < 8; ++i) out.push_back(uint8_t(uint64_t(b.size()) >> (8 * i)));
+  out.insert(out.end(), b.begin(), b.end());
+}
+void put(Bytes& out, int64_t v) {
+  for (int i = 0; i < 8; ++i) out.push_back(uint8_t(uint64_t(v) >> (8 * i)));
+}
+}  // namespace
+
+Result<Bytes> make_sim_certificate(const SimCertSpec& spec, const SimP384Key& subject_key,
+                                   const SimP384Key& issuer_key, ByteSpan issuer_der) {
+  thread_local std::map<std::string, Bytes> memo;
+  Bytes in;
+  put(in, to_bytes(spec.common_name));
+  put(in, to_bytes(spec.organization));
+  put(in, spec.not_before_ms);
+  put(in, spec.not_after_ms);
+  put(in, int64_t(spec.is_ca));
+  put(in, int64_t(spec.path_len));
+  put(in, spec.serial);
+  put(in, subject_key.public_point);
+  put(in, issuer_key.private_scalar);
+  put(in, issuer_der);
+  Bytes digest = crypto::sha256(in);
+  std::string key(digest.begin(), digest.end());
+  if (auto it = memo.find(key); it != memo.end()) return it->second;
+  CPIPE_ASSIGN_OR_RETURN(Bytes der, make_certificate_uncached(spec, subject_key, issuer_key, issuer_der));
+  if (memo.size() > 4096) memo.clear();
+  memo.emplace(std::move(key), der);
+  return der;
+}
+
 Result<std::string> certificate_der_to_pem(ByteSpan der) {
   const unsigned char* p = der.data();
   X509Ptr cert(d2i_X509(nullptr, &p, long(der.size())));
@@ -207,7 +248,26 @@ Result<std::string> certificate_der_to_pem(ByteSpan der) {
   return pem;
 }
 
+namespace {
+Result<SimNitroPki> make_pki_uncached(ByteSpan seed, int64_t not_before_ms, int64_t not_after_ms);
+}  // namespace
+
 Result<SimNitroPki> make_sim_nitro_pki(ByteSpan seed, int64_t not_before_ms, int64_t not_after_ms) {
+  thread_local std::map<std::string, SimNitroPki> memo;
+  Bytes in;
+  put(in, seed);
+  put(in, not_before_ms);
+  put(in, not_after_ms);
+  std::string key(in.begin(), in.end());
+  if (auto it = memo.find(key); it != memo.end()) return it->second;
+  CPIPE_ASSIGN_OR_RETURN(SimNitroPki pki, make_pki_uncached(seed, not_before_ms, not_after_ms));
+  if (memo.size() > 64) memo.clear();
+  memo.emplace(std::move(key), pki);
+  return pki;
+}
+
+namespace {
+Result<SimNitroPki> make_pki_uncached(ByteSpan seed, int64_t not_before_ms, int64_t not_after_ms) {
   static const char* kNames[] = {"sim.nitro-enclaves", "us-sim-1.sim.nitro-enclaves",
                                  "zone-a.us-sim-1.sim.nitro-enclaves",
                                  "i-0sim.zone-a.us-sim-1.sim.nitro-enclaves"};
@@ -233,5 +293,7 @@ Result<SimNitroPki> make_sim_nitro_pki(ByteSpan seed, int64_t not_before_ms, int
   CPIPE_ASSIGN_OR_RETURN(pki.leaf_key, derive_p384_key(seed, "enclave"));
   return pki;
 }
+
+}  // namespace
 
 }  // namespace cpipe::sim

@@ -68,7 +68,9 @@ Result<NitroVerification> NitroVerifier::verify_document(ByteSpan cose, const ru
   CPIPE_ASSIGN_OR_RETURN(out.document, parse_nitro_document(msg->payload));
   const NitroDocument& doc = out.document;
 
-  CPIPE_ASSIGN_OR_RETURN(out.chain, verify_nitro_chain(policy_.root_der, doc.cabundle, doc.certificate, now));
+  CPIPE_ASSIGN_OR_RETURN(out.chain, policy_.chain_cache
+                                        ? policy_.chain_cache->verify(policy_.root_der, doc.cabundle, doc.certificate, now)
+                                        : verify_nitro_chain(policy_.root_der, doc.cabundle, doc.certificate, now));
   CPIPE_RETURN_IF_ERROR(cose_sign1_verify_ecdsa(*msg, codec::kCoseAlgES384, out.chain.leaf_public_key));
 
   const int64_t ts = static_cast<int64_t>(doc.timestamp_ms);

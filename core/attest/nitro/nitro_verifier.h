@@ -7,11 +7,13 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "core/attest/nitro/nitro_chain.h"
+#include "core/attest/nitro/nitro_chain_cache.h"
 #include "core/attest/nitro/nitro_document.h"
 #include "core/base/bytes.h"
 #include "core/base/status.h"
@@ -32,6 +34,8 @@ struct NitroPolicy {
   // document may be at most max_future_ms ahead of now (clock skew between NSM and verifier).
   std::optional<int64_t> max_age_ms = 5 * 60 * 1000;
   int64_t max_future_ms = 60 * 1000;
+  // Optional memo of chain checks (nitro_chain_cache.h), shared by the verifiers of one thread.
+  std::shared_ptr<NitroChainCache> chain_cache;
   // Bound on the whole COSE message.
   size_t max_document_size = 32 * 1024;
 };
