@@ -47,8 +47,10 @@ std::string shape_str(const std::vector<int64_t>& s) {
 
 class Gpt2Model::Loader {
  public:
-  Loader(Gpt2Model& m, const SafetensorsFile& f, std::string prefix, bool copy_f32 = false)
-      : m_(m), f_(f), prefix_(std::move(prefix)), copy_f32_(copy_f32) {}
+  // `shared`: the tensors this loader converts are also read in place elsewhere (the tied LM
+  // head and the embedding table), so in-memory bytes must not be released.
+  Loader(Gpt2Model& m, const SafetensorsFile& f, std::string prefix, bool copy_f32 = false, bool shared = false)
+      : m_(m), f_(f), prefix_(std::move(prefix)), copy_f32_(copy_f32), shared_(shared) {}
 
   uint8_t* alloc(size_t bytes) {
     m_.owned_.push_back(allocate_weight_memory(bytes));
@@ -115,7 +117,7 @@ class Gpt2Model::Loader {
       auto* dst = reinterpret_cast<float*>(alloc(size_t(out * in) * 4));
       std::memcpy(dst, src, size_t(out * in) * 4);
       w.data = dst;
-      if (!copied) f_.file()->release(t->file_offset, t->data.size());
+      if (!copied) release(*t);
       return w;
     }
     // Transpose through blocks so both sides stay in cache.
@@ -146,7 +148,7 @@ class Gpt2Model::Loader {
       w.scales = s;
     }
     // The file's copy is no longer read: let its pages leave the resident set.
-    if (!copied) f_.file()->release(t->file_offset, t->data.size());
+    if (!copied) release(*t);
     return w;
   }
 
@@ -155,6 +157,12 @@ class Gpt2Model::Loader {
   const SafetensorsFile& f_;
   std::string prefix_;
   bool copy_f32_;
+  bool shared_;
+
+  void release(const TensorView& t) {
+    if (shared_ && f_.file()->owned()) return;
+    f_.file()->release(t.file_offset, t.data.size());
+  }
 };
 
 Gpt2Model::~Gpt2Model() = default;
@@ -222,8 +230,9 @@ Result<std::unique_ptr<Gpt2Model>> Gpt2Model::from_file(std::shared_ptr<Safetens
     CPIPE_ASSIGN_OR_RETURN(m->lnf_b_, L.vec("ln_f.bias", C));
     // GPT-2 ties the LM head to wte; HF drops the duplicate when saving. A file that does carry
     // lm_head.weight (never prefixed) gets it used.
-    Loader head(*m, *file, file->find("lm_head.weight") ? "lm_head." : prefix + "wte.",
-                !options.lm_head_in_place);
+    const bool tied = !file->find("lm_head.weight");
+    Loader head(*m, *file, tied ? prefix + "wte." : "lm_head.", !options.lm_head_in_place,
+                /*shared=*/tied && m->is_first());
     CPIPE_ASSIGN_OR_RETURN(m->lm_head_, head.matrix("weight", V, C, false, fmt));
   }
   return m;

@@ -73,10 +73,21 @@ Result<std::unique_ptr<Gpt2StageModel>> Gpt2StageModel::from_file(std::shared_pt
                                                                   const Gpt2Config& config,
                                                                   const Gpt2Options& options) {
   std::unique_ptr<Gpt2StageModel> m(new Gpt2StageModel());
+  // Hash first: loading may release the file's bytes of converted tensors (in-memory files read
+  // back as zeros afterwards). A bad range is reported by the load below.
+  const int64_t begin = options.layer_begin, end = options.layer_end < 0 ? config.n_layer : options.layer_end;
+  if (begin >= 0 && begin < end && end <= config.n_layer)
+    m->weight_hashes_ = gpt2_stage_weight_hashes(*file, config, begin, end);
   CPIPE_ASSIGN_OR_RETURN(m->model_, Gpt2Model::from_file(file, config, options));
-  m->weight_hashes_ = gpt2_stage_weight_hashes(*file, config, m->model_->layer_begin(),
-                                               m->model_->layer_end());
   return m;
+}
+
+Result<std::unique_ptr<Gpt2StageModel>> Gpt2StageModel::from_memory(std::string_view config_json,
+                                                                    std::vector<uint8_t> safetensors,
+                                                                    const Gpt2Options& options) {
+  CPIPE_ASSIGN_OR_RETURN(Gpt2Config config, parse_gpt2_config(config_json));
+  CPIPE_ASSIGN_OR_RETURN(auto file, SafetensorsFile::from_bytes(std::move(safetensors)));
+  return from_file(std::move(file), config, options);
 }
 
 pipeline::StageShape Gpt2StageModel::shape() const {

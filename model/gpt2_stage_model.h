@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/pipeline/stage_model.h"
@@ -29,6 +30,12 @@ class Gpt2StageModel final : public pipeline::StageModel {
   static Result<std::unique_ptr<Gpt2StageModel>> from_file(std::shared_ptr<SafetensorsFile> file,
                                                            const Gpt2Config& config,
                                                            const Gpt2Options& options);
+  // From files already in memory (a cold start's decrypted buffers): the safetensors bytes are
+  // taken over, never copied, and each converted weight's bytes are released as the engine
+  // builds its own layout, so loading holds about one copy of the model.
+  static Result<std::unique_ptr<Gpt2StageModel>> from_memory(std::string_view config_json,
+                                                             std::vector<uint8_t> safetensors,
+                                                             const Gpt2Options& options);
 
   pipeline::StageShape shape() const override;
   Result<std::unique_ptr<pipeline::StageSequence>> new_sequence(int64_t capacity) override;

@@ -56,7 +56,7 @@ MappedFile::~MappedFile() {
 }
 
 void MappedFile::release(size_t offset, size_t len) const {
-  if (!mapped_ || len == 0 || offset >= size_) return;
+  if (len == 0 || offset >= size_) return;
   const size_t page = size_t(sysconf(_SC_PAGESIZE));
   uintptr_t begin = reinterpret_cast<uintptr_t>(data_) + offset;
   uintptr_t end = begin + std::min(len, size_ - offset);

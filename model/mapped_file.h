@@ -29,8 +29,13 @@ class MappedFile {
   const std::string& path() const { return path_; }
 
   // Tells the kernel the pages of [offset, offset+len) are no longer needed (after a tensor was
-  // converted into another layout) so they leave the resident set. No-op for in-memory data.
+  // converted into another layout) so they leave the resident set. A mapping reads them back
+  // from the file if touched again; in-memory data (a cold start's decrypted buffer, owned
+  // here) reads back as zeros, so callers release only ranges nothing else points into.
+  // Releasing as the engine converts tensor by tensor is what keeps a sealed model's load at
+  // about one copy of the model (docs/sealed-model.md "Memory").
   void release(size_t offset, size_t len) const;
+  bool owned() const { return !mapped_; }
 
  private:
   MappedFile() = default;

@@ -37,6 +37,7 @@ struct Options {
   int threads = 1;
   bool json = false;
   std::string stage_log;  // stage processes' stderr (default: /dev/null)
+  std::vector<std::string> stage_args;  // passed to every `cpipe stage` (A/B of stage options)
 };
 
 Result<std::vector<int>> parse_list(const std::string& text, const char* flag) {
@@ -132,6 +133,7 @@ int run(const Options& o) {
     so.model_dir = *dir;
     so.threads = o.threads;
     so.stderr_path = stage_log;
+    so.extra_args = o.stage_args;
     auto children = w.ok() ? spawn_stages(so, k, 180000) : Result<std::vector<std::unique_ptr<ChildProcess>>>(w);
     if (!children.ok()) {
       cleanup();
@@ -197,6 +199,7 @@ int run(const Options& o) {
     out["transport"] = "tcp loopback, attested secure channel (ChaCha20-Poly1305 records)";
     out["cpus"] = std::thread::hardware_concurrency();
     out["threads_per_stage_process"] = o.threads;
+    out["stage_args"] = o.stage_args;
     out["threads_note"] = "every stage process (the 1-stage baseline too) runs the model on this many threads, "
                           "plus one event-loop thread; the orchestrator is a separate process";
     out["prompt_ids"] = *prompt;
@@ -300,6 +303,8 @@ const CommandRegistrar kRegistrar([](CLI::App& root) {
   c->add_option("--rounds", opt->rounds, "Interleaved latency rounds")->check(CLI::Range(1, 1000));
   c->add_option("--warmup-rounds", opt->warmup_rounds, "Unrecorded rounds first")->check(CLI::Range(0, 1000));
   c->add_option("--threads", opt->threads, "Model threads in every stage process")->check(CLI::Range(1, 64));
+  c->add_option("--stage-arg", opt->stage_args,
+                 "Extra argument for every stage process (repeatable), e.g. --stage-arg=--no-inline-decode");
   c->add_option("--stage-log", opt->stage_log, "Append the stage processes' stderr here (default: discarded)");
   c->add_flag("--json", opt->json, "JSON output (the only format)");
   c->callback([opt] { set_exit_code(run(*opt)); });

@@ -2,10 +2,12 @@
 // process. It attests every stage named by the manifest (mock-dev locally), builds the encrypted
 // data chain, runs the requests (several sessions at once with --concurrency) and prints the
 // generated ids and text; --latency-out writes the latency JSON (docs/pipeline.md). Exit 1 with
-// the error code when the pipeline cannot be built or a request fails.
+// the error code when the pipeline cannot be built or a request fails. --record-costs F.yaml
+// writes the measured costs in the scenario format (cost_recorder.h).
 #include <memory>
 
 #include "apps/cpipe/command_registry.h"
+#include "apps/cpipe/cost_recorder.h"
 #include "apps/cpipe/local_pipeline.h"
 #include "apps/cpipe/model_source.h"
 
@@ -13,7 +15,7 @@ namespace cpipe::cli {
 namespace {
 
 struct Options {
-  std::string manifest_path, model_dir, tokenizer_dir, prompt, prompt_ids, latency_out;
+  std::string manifest_path, model_dir, tokenizer_dir, prompt, prompt_ids, latency_out, record_costs;
   int max_tokens = 16;
   int requests = 1;
   int concurrency = 1;
@@ -58,6 +60,13 @@ int run(const Options& o) {
     extra["stages"] = manifest->stages.size();
     extra["greedy_in_last_stage"] = o.greedy_in_last_stage;
     code = print_local_run(report, *prompt, tok, o.json, o.latency_out, extra);
+    if (!o.record_costs.empty() && code == kExitOk) {
+      // After the requests, so the measurements never disturb their latencies.
+      auto costs = record_costs(*posix, *manifest, report, 8);
+      if (!costs.ok()) return report_error(costs.status(), o.json);
+      Status st = write_text_file(o.record_costs, costs_yaml(*costs));
+      if (!st.ok()) return report_error(st, o.json);
+    }
   }
   return code;
 }
@@ -75,6 +84,7 @@ const CommandRegistrar kRegistrar([](CLI::App& root) {
   cmd->add_option("--concurrency", opt->concurrency, "Sessions at once")->check(CLI::Range(1, 1000));
   cmd->add_flag("--greedy-in-last-stage", opt->greedy_in_last_stage, "The last stage picks the token (no logits back)");
   cmd->add_option("--latency-out", opt->latency_out, "Write latency JSON here");
+  cmd->add_option("--record-costs", opt->record_costs, "Write the measured costs as a scenario costs: section (YAML)");
   cmd->add_option("--step-timeout-ms", opt->step_timeout_ms, "One token's round trip must finish in this");
   cmd->add_option("--recovery-timeout-ms", opt->recovery_timeout_ms, "How long a request waits for a rebuilt pipeline");
   cmd->add_option("--setup-timeout-ms", opt->setup_timeout_ms, "The first pipeline build must finish in this");

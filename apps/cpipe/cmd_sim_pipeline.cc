@@ -1,9 +1,11 @@
 // `cpipe sim pipeline`: GPT-2 sharded across N simulated Nitro enclaves behind an untrusted
 // host, driven by the orchestrator — the README's main job. Prints the generated ids (and text
 // when a tokenizer is at hand), what the host saw, and the trace hash that pins the run.
+#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "apps/cpipe/cli_args.h"
 #include "apps/cpipe/command_registry.h"
 #include "apps/cpipe/model_source.h"
 #include "apps/cpipe/sim_pipeline_session.h"
@@ -15,17 +17,66 @@ struct Options {
   SimPipelineOptions session;
   std::string model_dir, tokenizer_dir, prompt, prompt_ids;
   int kill_stage = -1;
+  // Receipts: the first request's receipt, the signing stage's evidence and the simulated root.
+  std::string receipt_out, evidence_out, root_out;
   bool json = false;
   bool verbose = false;
 };
 
 std::string join(const std::vector<int32_t>& ids) {
   std::string s;
-  for (size_t i = 0; i < ids.size(); ++i) s += (i ? " " : "") + std::to_string(ids[i]);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i) s += ' ';  // (not `" " + to_string`: GCC 12's -Wrestrict false positive)
+    s += std::to_string(ids[i]);
+  }
   return s;
 }
 
+Status write_bytes(const std::string& path, ByteSpan data) {
+  std::ofstream f(path, std::ios::binary);
+  f.write(reinterpret_cast<const char*>(data.data()), std::streamsize(data.size()));
+  if (!f) return make_error(ErrorCode::IO_ERROR, "cannot write " + path);
+  return Status::Ok();
+}
+
+// --receipt-out / --evidence-out / --root-out: what `cpipe receipt verify R --evidence E
+// --root ROOT --at T --expect-model-hash H` takes.
+Status write_receipt_files(const Options& opt, const SimPipelineReport& r) {
+  if (opt.receipt_out.empty() && opt.evidence_out.empty() && opt.root_out.empty()) return Status::Ok();
+  if (!opt.receipt_out.empty()) {
+    if (r.requests.empty() || r.requests.front().receipt.empty())
+      return make_error(ErrorCode::RECEIPT_INVALID, "the first request has no receipt to write");
+    CPIPE_RETURN_IF_ERROR(write_bytes(opt.receipt_out, r.requests.front().receipt));
+  }
+  if (!opt.evidence_out.empty()) {
+    if (r.receipt_evidence.empty()) return make_error(ErrorCode::RECEIPT_KEY_NOT_BOUND, "no signing stage evidence");
+    CPIPE_RETURN_IF_ERROR(write_bytes(opt.evidence_out, r.receipt_evidence));
+  }
+  if (!opt.root_out.empty()) CPIPE_RETURN_IF_ERROR(write_bytes(opt.root_out, as_bytes(r.receipt_evidence_root_pem)));
+  return Status::Ok();
+}
+
+nlohmann::ordered_json boots_json(const SimPipelineReport& r) {
+  auto out = nlohmann::ordered_json::array();
+  for (const SimStageBoot& b : r.boots) {
+    nlohmann::ordered_json e;
+    e["stage"] = b.stage;
+    e["status"] = b.code;
+    if (b.code != "OK") e["error"] = b.status;
+    if (r.sealed && b.code == "OK") {
+      e["stages"] = nlohmann::ordered_json::parse(b.timings.to_json());
+      e["chunks"] = b.stats.chunks;
+      e["sealed_bytes_fetched"] = b.stats.sealed_bytes_fetched;
+      e["plaintext_bytes"] = b.stats.plaintext_bytes;
+      e["peak_bytes_held"] = b.stats.peak_bytes_held;
+    }
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
 int run(Options& opt) {
+  if (!opt.receipt_out.empty() || !opt.evidence_out.empty()) opt.session.receipts = true;
   auto dir = resolve_model_dir(opt.model_dir);
   if (!dir.ok()) return report_error(dir.status(), opt.json);
   auto tokenizer = find_tokenizer(opt.tokenizer_dir, *dir);
@@ -64,7 +115,27 @@ int run(Options& opt) {
       if (tok) e["text"] = text_of(q.tokens);
       e["attempts"] = q.attempts;
       e["token_ms"] = q.token_ms;
+      if (!q.receipt.empty()) e["receipt_hex"] = hex_encode(q.receipt);
       reqs.push_back(std::move(e));
+    }
+    if (r.sealed) {
+      j["sealed"] = true;
+      j["kms"] = "simulated";
+      j["cold_start"] = boots_json(r);
+      j["kms_requests"] = r.kms_requests;
+      j["kms_throttled"] = r.kms_throttled;
+      j["kms_denied"] = r.kms_denied;
+      j["kms_retries"] = r.kms_retries;
+      j["s3_gets"] = r.s3_gets;
+      j["host_tampered_bytes"] = r.host_tampered_bytes;
+      j["sealed_size"] = r.sealed_size;
+    }
+    if (opt.session.receipts) {
+      j["model_id"] = r.model_id;
+      j["model_hash"] = hex_encode(r.model_hash);
+      j["receipt_signer_stage"] = 0;
+      j["receipt_public_key"] = hex_encode(r.receipt_public_key);
+      j["receipt_evidence_time_ms"] = r.receipt_evidence_time_ms;
     }
     j["setup_virtual_ms"] = r.setup_ms;
     j["virtual_ms"] = r.virtual_ms;
@@ -94,11 +165,32 @@ int run(Options& opt) {
     std::cout << "  pipeline set up in " << r.setup_ms << " ms virtual (every stage attested); builds "
               << r.pipelines_built << ", failures " << r.pipeline_failures << ", retries " << r.retries << "\n";
     if (r.detect_ms >= 0) std::cout << "  stage failure detected after " << r.detect_ms << " ms\n";
+    for (const SimStageBoot& b : r.boots) {
+      std::cout << "  stage" << b.stage << " boot: " << b.status;
+      if (r.sealed && b.code == "OK") std::cout << " cold start " << b.timings.to_json();
+      std::cout << "\n";
+    }
+    if (r.sealed)
+      std::cout << "  key delivery (simulated KMS): " << r.kms_requests << " KMS requests (" << r.kms_throttled
+                << " throttled, " << r.kms_denied << " denied, " << r.kms_retries << " retries), " << r.s3_gets
+                << " S3 GETs\n";
+    for (size_t i = 0; i < r.requests.size() && opt.session.receipts; ++i)
+      if (!r.requests[i].receipt.empty())
+        std::cout << "  request " << i << " receipt (stage 0, " << r.requests[i].receipt.size()
+                  << " bytes): " << hex_encode(r.requests[i].receipt).substr(0, 48) << "...\n";
+    if (opt.session.receipts)
+      std::cout << "  receipts signed by stage 0; model_hash " << hex_encode(r.model_hash)
+                << ", evidence_time_ms " << r.receipt_evidence_time_ms << "\n";
     std::cout << "  host relayed " << r.relayed_bytes << " bytes, plaintext seen by host: "
               << (r.host_saw_plaintext ? "YES" : "none") << "\n"
               << "  virtual time " << r.virtual_ms << " ms, " << r.events << " events\n"
               << "trace_hash " << r.trace_hash << "\n"
               << "unseed " << r.unseed << std::endl;
+  }
+  Status written = write_receipt_files(opt, r);
+  if (!written.ok()) {
+    std::cerr << "cpipe sim pipeline: " << written.to_string() << std::endl;
+    return kExitFailure;
   }
   return all_ok && !r.host_saw_plaintext ? kExitOk : kExitFailure;
 }
@@ -124,6 +216,17 @@ const CommandRegistrar kRegistrar([](CLI::App& root) {
   cmd->add_option("--restart-after-ms", opt->session.restart_after_ms, "... and restart it this much later (<0: never)");
   cmd->add_flag("--tamper", opt->session.tamper_stage1_data, "Fault: the host flips bytes going into stage 1");
   cmd->add_option("--recovery-timeout-ms", opt->session.recovery_timeout_ms, "How long requests wait for a new pipeline");
+  cmd->add_flag("--sealed", opt->session.sealed,
+                "Stages boot empty: attested cold start (simulated KMS key release, S3 via the host proxy)");
+  cmd->add_option("--chunk-size", opt->session.chunk_size, "Sealed chunk size in bytes")->check(CLI::Range(4096, 64 << 20));
+  cmd->add_flag("--kms-policy-mismatch", opt->session.kms_policy_mismatch,
+                "Fault: the key policy admits another image (AccessDenied; stages refuse)");
+  cmd->add_option("--kms-throttle", opt->session.kms_throttle, "Fault: KMS throttles this many requests first");
+  cmd->add_flag("--corrupt-chunk", opt->session.corrupt_chunk, "Fault: the host flips a byte of sealed chunk 0");
+  cmd->add_flag("--receipts", opt->session.receipts, "Stage 0 signs an AIR v1 receipt per request");
+  cmd->add_option("--receipt-out", opt->receipt_out, "Write the first request's receipt (implies --receipts)");
+  cmd->add_option("--evidence-out", opt->evidence_out, "Write the signing stage's attestation document");
+  cmd->add_option("--root-out", opt->root_out, "Write the simulated Nitro root (PEM) for --root");
   cmd->add_flag("--json", opt->json, "Machine-readable output");
   cmd->add_flag("--verbose", opt->verbose, "Print every structured event");
   cmd->callback([opt] { set_exit_code(run(*opt)); });

@@ -7,15 +7,25 @@
 //
 // Attestation: only the DEVELOPMENT-ONLY mock ("mock-dev") exists for local processes; on Nitro
 // the NSM provider plugs in here.
+//
+// `--sealed FILE --dev-key FILE` (instead of --model): the stage listens at once with no model,
+// prints "listening control=..." and refuses every init with KEYS_COLD_START_PENDING while it
+// cold-starts through pipeline::boot_stage (local_sealed_stage.h); then it prints its "ready"
+// line with the cold start's phase timings, or — if the cold start failed — the error, and
+// keeps refusing every init with that error (KEYS_CHUNK_AUTH_FAILED for a tampered chunk ...).
 #include <signal.h>
 
 #include <boost/asio/signal_set.hpp>
 #include <iostream>
 #include <memory>
+#include <sstream>
 
 #include "apps/cpipe/command_registry.h"
 #include "apps/cpipe/local_pipeline.h"
+#include "apps/cpipe/local_sealed_stage.h"
 #include "core/pipeline/stage.h"
+#include "core/pipeline/stage_boot.h"
+#include "core/runtime/executor.h"
 #include "model/gpt2_stage_model.h"
 
 namespace cpipe::cli {
@@ -23,11 +33,13 @@ namespace {
 
 struct Options {
   std::string manifest_path, model_dir, attestation = std::string(kLocalAttestation);
+  std::string sealed_path, dev_key_path, model_id, model_version;
   int stage_idx = 0;
   int threads = 1;
   bool json_events = false;
   bool verbose = false;
   int fault_kill_after = 0;
+  bool inline_decode = true;
 };
 
 // Testing fault: the process SIGKILLs itself when it starts its Nth forward pass, i.e. it dies
@@ -80,11 +92,104 @@ Status check_weights(const pipeline::Manifest& m, const pipeline::StageSpec& spe
   return Status::Ok();
 }
 
+// The sealed boot runs on the stage's loop; the "ready" line follows it.
+runtime::Task<void> sealed_boot_task(runtime::Env* env, pipeline::Stage* stage, LocalSealedBoot* boot,
+                                     std::string ready_line) {
+  co_await pipeline::boot_into_stage(env, stage, std::move(boot->config), &boot->result);
+  boot->done = true;
+  const std::string summary = sealed_boot_json(*boot);
+  if (boot->result.ok())
+    std::cerr << "cpipe stage: cold start done (DEVELOPMENT-ONLY dev key): " << summary << std::endl;
+  else
+    std::cerr << "cpipe stage: cold start failed, refusing every init: " << boot->result.status().to_string()
+              << std::endl;
+  std::cout << ready_line << " cold_start=" << summary << std::endl;
+}
+
+int run_sealed(const Options& o, std::function<std::unique_ptr<pipeline::StageModel>(std::unique_ptr<pipeline::StageModel>)> wrap) {
+  auto text = model::read_text_file(o.manifest_path);
+  if (!text.ok()) return report_error(text.status(), false);
+  auto manifest = pipeline::load_manifest(*text);  // checked against the model once it is decrypted
+  if (!manifest.ok()) return report_error(manifest.status(), false);
+  if (o.stage_idx < 0 || size_t(o.stage_idx) >= manifest->stages.size())
+    return report_error(make_error(ErrorCode::INVALID_ARGUMENT, "--stage-idx out of the manifest's range"), false);
+  const pipeline::StageSpec& spec = manifest->stages[size_t(o.stage_idx)];
+  LocalSealedStageOptions so;
+  so.sealed_path = o.sealed_path;
+  so.dev_key_path = o.dev_key_path;
+  so.model_id = o.model_id;
+  so.model_version = o.model_version;
+  so.manifest = *manifest;
+  so.stage_idx = uint32_t(o.stage_idx);
+  so.threads = o.threads;
+  so.wrap = std::move(wrap);
+  auto boot = make_local_sealed_boot(so);
+  if (!boot.ok()) return report_error(boot.status(), false);
+
+  posix::PosixEnvOptions po;
+  po.compute_threads = 1;
+  po.event_format = o.json_events ? posix::EventFormat::kJson : posix::EventFormat::kText;
+  po.min_event_level = o.verbose ? EventLevel::kInfo : EventLevel::kWarn;
+  auto posix = posix::make_posix_env(po);
+  runtime::Env& env = posix->env;
+  auto att = make_local_attestation(env, /*stage=*/true);
+  if (!att.ok()) return report_error(att.status(), false);
+  pipeline::StageConfig c;
+  c.manifest = *manifest;
+  c.stage_idx = uint32_t(o.stage_idx);
+  c.channel = att->channel("stage" + std::to_string(o.stage_idx));
+  c.inline_decode = o.inline_decode;
+  auto stage = std::make_unique<pipeline::Stage>(env, std::move(c), nullptr);
+  stage->refuse(make_error(ErrorCode::KEYS_COLD_START_PENDING,
+                           "stage " + std::to_string(o.stage_idx) + " is cold-starting its sealed model"));
+  Status started = stage->start();
+  if (!started.ok()) return report_error(started, false);
+  boost::asio::signal_set signals(posix->loop.io_context(), SIGINT, SIGTERM);
+  bool stopping = false;
+  signals.async_wait([&](const boost::system::error_code& ec, int) {
+    if (ec) return;
+    stopping = true;
+    stage->kill();
+    posix->loop.stop();
+  });
+  std::ostringstream ready;
+  ready << "ready control=" << stage->control_endpoint().to_string()
+        << " data_in=" << stage->data_in_endpoint().to_string() << " stage=" << o.stage_idx
+        << " layers=" << spec.layer_start << ".." << spec.layer_end << " threads=" << o.threads
+        << " attestation=" << kLocalAttestation << " (DEVELOPMENT ONLY) key=dev-key (DEVELOPMENT ONLY)";
+  std::cout << "listening control=" << stage->control_endpoint().to_string()
+            << " data_in=" << stage->data_in_endpoint().to_string() << " stage=" << o.stage_idx
+            << " cold_start=running" << std::endl;
+  runtime::spawn(*env.executor, sealed_boot_task(&env, stage.get(), boot->get(), ready.str()));
+  posix->loop.run();
+  signals.cancel();
+  if (!stopping) stage->kill();
+  bool settled = false;
+  runtime::TimerId id = posix->loop.start_timer(std::chrono::milliseconds(300), [&settled] { settled = true; });
+  posix->loop.run_until([&settled, &boot] { return settled && (*boot)->done; });
+  posix->loop.cancel_timer(id);
+  stage.reset();
+  return kExitOk;
+}
+
 int run(const Options& o) {
   if (o.attestation != kLocalAttestation)
     return report_error(make_error(ErrorCode::INVALID_ARGUMENT,
                                    "--attestation " + o.attestation + ": only mock-dev exists for local processes"),
                         false);
+  if (o.sealed_path.empty() == o.model_dir.empty())
+    return report_error(make_error(ErrorCode::INVALID_ARGUMENT, "give exactly one of --model DIR or --sealed FILE"),
+                        false);
+  if (!o.sealed_path.empty()) {
+    const int after = o.fault_kill_after;
+    std::function<std::unique_ptr<pipeline::StageModel>(std::unique_ptr<pipeline::StageModel>)> wrap;
+    if (after > 0)
+      wrap = [after](std::unique_ptr<pipeline::StageModel> m) -> std::unique_ptr<pipeline::StageModel> {
+        std::unique_ptr<model::Gpt2StageModel> g(static_cast<model::Gpt2StageModel*>(m.release()));
+        return std::make_unique<SuicidalModel>(std::move(g), after);
+      };
+    return run_sealed(o, std::move(wrap));
+  }
   auto manifest = load_manifest_for_model(o.manifest_path, o.model_dir);
   if (!manifest.ok()) return report_error(manifest.status(), false);
   if (o.stage_idx < 0 || size_t(o.stage_idx) >= manifest->stages.size())
@@ -121,6 +226,7 @@ int run(const Options& o) {
   c.manifest = *manifest;
   c.stage_idx = uint32_t(o.stage_idx);
   c.channel = att->channel("stage" + std::to_string(o.stage_idx));
+  c.inline_decode = o.inline_decode;
   auto stage = std::make_unique<pipeline::Stage>(env, std::move(c), stage_model.get());
   Status started = stage->start();
   if (!started.ok()) return report_error(started, false);
@@ -154,9 +260,16 @@ const CommandRegistrar kRegistrar([](CLI::App& root) {
   CLI::App* cmd = root.add_subcommand("stage", "Serve one pipeline stage over TCP until SIGINT/SIGTERM");
   cmd->add_option("--manifest", opt->manifest_path, "Pipeline manifest (JSON)")->required();
   cmd->add_option("--stage-idx", opt->stage_idx, "Which stage of the manifest to serve")->required();
-  cmd->add_option("--model", opt->model_dir, "Model directory (config.json + model.safetensors)")->required();
+  cmd->add_option("--model", opt->model_dir, "Model directory (config.json + model.safetensors)");
+  cmd->add_option("--sealed", opt->sealed_path,
+                  "Sealed model (`cpipe model seal`) to cold-start instead of --model; needs --dev-key");
+  cmd->add_option("--dev-key", opt->dev_key_path, "DEVELOPMENT ONLY: the sealed model's 32-byte dev key file");
+  cmd->add_option("--model-id", opt->model_id, "With --sealed: the model id to expect (default: the header's)");
+  cmd->add_option("--model-version", opt->model_version, "With --sealed: the version to expect (default: the header's)");
   cmd->add_option("--threads", opt->threads, "Model compute threads")->check(CLI::Range(1, 256));
   cmd->add_option("--attestation", opt->attestation, "Evidence provider (mock-dev: DEVELOPMENT ONLY)");
+  cmd->add_flag("--inline-decode,!--no-inline-decode", opt->inline_decode,
+               "Run decode steps on the event-loop thread (default; saves two thread hand-offs per hop)");
   cmd->add_flag("--json-events", opt->json_events, "Structured events on stderr as JSON lines");
   cmd->add_flag("--verbose", opt->verbose, "Info-level events (default: warnings and errors)");
   cmd->add_option("--fault-kill-after", opt->fault_kill_after,

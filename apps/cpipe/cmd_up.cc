@@ -3,14 +3,19 @@
 // model), starts N `cpipe stage` child processes, waits for their "ready" lines, runs the
 // requests in-process exactly as `cpipe run` does, and tears the children down (SIGTERM; each
 // must exit 0). --print-commands shows the equivalent `cpipe stage` / `cpipe run` commands.
+// --sealed: the model is first sealed (`cpipe model seal`) under a fresh DEVELOPMENT-ONLY dev key
+// in a temporary directory, and the stages cold-start from the sealed file (cmd_stage.cc); their
+// cold-start phase timings go into the JSON output ("cold_starts").
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 
 #include "apps/cpipe/command_registry.h"
 #include "apps/cpipe/local_pipeline.h"
+#include "apps/cpipe/local_sealed_stage.h"
 #include "apps/cpipe/model_source.h"
 
 namespace cpipe::cli {
@@ -28,7 +33,17 @@ struct Options {
   bool json = false;
   bool print_commands = false;
   bool verbose = false;
+  bool sealed = false;
 };
+
+// The JSON after "cold_start=" on a sealed stage's ready line (null when absent or unparsable).
+nlohmann::ordered_json cold_start_of(const std::string& ready_line) {
+  const std::string tag = " cold_start=";
+  auto at = ready_line.find(tag);
+  if (at == std::string::npos) return nullptr;
+  auto j = nlohmann::ordered_json::parse(ready_line.substr(at + tag.size()), nullptr, false);
+  return j.is_discarded() ? nlohmann::ordered_json(nullptr) : j;
+}
 
 int run(const Options& o) {
   auto dir = resolve_model_dir(o.model_dir, o.preset);
@@ -56,6 +71,19 @@ int run(const Options& o) {
   so.model_dir = *dir;
   so.threads = o.threads;
   if (o.verbose) so.extra_args.push_back("--verbose");
+  std::string sealed_dir;
+  if (o.sealed) {
+    sealed_dir = "/tmp/cpipe-up-" + std::to_string(::getpid()) + ".sealed.d";
+    std::cerr << "cpipe up: sealing " << *dir << " under a fresh DEVELOPMENT-ONLY dev key in " << sealed_dir << std::endl;
+    auto sealed = seal_model_dir_with_fresh_dev_key(*dir, sealed_dir, "cpipe-up-" + o.preset);
+    if (!sealed.ok()) {
+      std::error_code ec;
+      std::filesystem::remove_all(sealed_dir, ec);
+      return report_error(sealed.status(), o.json);
+    }
+    so.sealed_path = *sealed;
+    so.dev_key_path = sealed_dir + "/dev.key";
+  }
   if (o.print_commands) {
     for (int i = 0; i < o.stages; ++i)
       std::cerr << "  " << self_executable() << " stage --manifest " << manifest_path << " --stage-idx " << i
@@ -63,7 +91,8 @@ int run(const Options& o) {
     std::cerr << "  " << self_executable() << " run --manifest " << manifest_path << " --model " << *dir
               << " --max-tokens " << o.max_tokens << "\n";
   }
-  auto children = spawn_stages(so, o.stages, 60000);
+  std::vector<std::string> ready_lines;
+  auto children = spawn_stages(so, o.stages, 60000, &ready_lines);
   if (!children.ok()) return report_error(children.status(), o.json);
 
   int code;
@@ -89,6 +118,13 @@ int run(const Options& o) {
     extra["greedy_in_last_stage"] = o.greedy_in_last_stage;
     extra["stage_threads"] = o.threads;
     extra["stages_exited_cleanly"] = clean;
+    if (o.sealed) {
+      extra["sealed"] = true;
+      extra["key_release"] = "DEVELOPMENT-ONLY dev key";
+      nlohmann::ordered_json cold = nlohmann::ordered_json::array();
+      for (const std::string& line : ready_lines) cold.push_back(cold_start_of(line));
+      extra["cold_starts"] = cold;
+    }
     code = print_local_run(report, *prompt, tok, o.json, o.latency_out, extra);
     if (code == kExitOk && !clean) {
       std::cerr << "cpipe: error: a stage process did not exit cleanly" << std::endl;
@@ -96,6 +132,10 @@ int run(const Options& o) {
     }
   }
   if (o.manifest_out.empty()) std::remove(manifest_path.c_str());
+  if (!sealed_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(sealed_dir, ec);
+  }
   return code;
 }
 
@@ -117,6 +157,8 @@ const CommandRegistrar kRegistrar([](CLI::App& root) {
   cmd->add_option("--latency-out", opt->latency_out, "Write latency JSON here");
   cmd->add_option("--manifest-out", opt->manifest_out, "Keep the manifest here (default: a temporary file)");
   cmd->add_flag("--print-commands", opt->print_commands, "Print the equivalent stage/run commands on stderr");
+  cmd->add_flag("--sealed", opt->sealed,
+                "Seal the model under a fresh DEVELOPMENT-ONLY dev key (temp dir); stages cold-start from it");
   cmd->add_flag("--verbose", opt->verbose, "Info-level events from every process on stderr");
   cmd->add_flag("--json", opt->json, "Machine-readable output");
   cmd->callback([opt] { set_exit_code(run(*opt)); });

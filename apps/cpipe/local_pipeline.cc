@@ -255,9 +255,15 @@ std::optional<int> ChildProcess::wait(int timeout_ms) {
   return exit_code_;
 }
 
+void ChildProcess::request_stop() {
+  if (stop_requested_ || exit_code_) return;
+  stop_requested_ = true;
+  ::kill(pid_, SIGTERM);
+}
+
 int ChildProcess::terminate(int timeout_ms) {
   if (reap(false)) return *exit_code_;
-  ::kill(pid_, SIGTERM);
+  request_stop();
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   while (std::chrono::steady_clock::now() < deadline) {
     if (reap(false)) return *exit_code_;
@@ -275,16 +281,23 @@ void ChildProcess::kill_now() {
 
 Result<std::unique_ptr<ChildProcess>> spawn_stage(const StageProcessOptions& o, int stage_idx) {
   std::vector<std::string> argv = {o.program.empty() ? self_executable() : o.program, "stage", "--manifest", o.manifest_path,
-                                   "--stage-idx", std::to_string(stage_idx), "--model", o.model_dir,
+                                   "--stage-idx", std::to_string(stage_idx),
                                    "--threads", std::to_string(o.threads),
                                    "--attestation", std::string(kLocalAttestation)};
+  if (o.sealed_path.empty()) {
+    argv.insert(argv.end(), {"--model", o.model_dir});
+  } else {
+    argv.insert(argv.end(), {"--sealed", o.sealed_path});
+    if (!o.dev_key_path.empty()) argv.insert(argv.end(), {"--dev-key", o.dev_key_path});
+  }
   if (o.json_events) argv.push_back("--json-events");
   argv.insert(argv.end(), o.extra_args.begin(), o.extra_args.end());
   return ChildProcess::spawn(argv, o.stderr_path);
 }
 
 Result<std::vector<std::unique_ptr<ChildProcess>>> spawn_stages(const StageProcessOptions& o, int stages,
-                                                                int ready_timeout_ms) {
+                                                                int ready_timeout_ms,
+                                                                std::vector<std::string>* ready_lines) {
   std::vector<std::unique_ptr<ChildProcess>> children;
   for (int i = 0; i < stages; ++i) {
     CPIPE_ASSIGN_OR_RETURN(auto child, spawn_stage(o, i));
@@ -296,13 +309,14 @@ Result<std::vector<std::unique_ptr<ChildProcess>>> spawn_stages(const StageProce
       stop_stages(children, 1000);
       return Status(ready.status().code(), "stage " + std::to_string(i) + ": " + ready.status().message());
     }
+    if (ready_lines) ready_lines->push_back(*ready);
   }
   return children;
 }
 
 bool stop_stages(std::vector<std::unique_ptr<ChildProcess>>& stages, int timeout_ms) {
   for (auto& c : stages)
-    if (c && c->alive()) ::kill(c->pid(), SIGTERM);
+    if (c && c->alive()) c->request_stop();
   bool clean = true;
   for (auto& c : stages)
     if (c) clean = c->terminate(timeout_ms) == 0 && clean;

@@ -87,7 +87,10 @@ class ChildProcess {
   bool alive();
   // Waits up to `timeout_ms` for the child to exit on its own: its exit code, or nullopt.
   std::optional<int> wait(int timeout_ms);
-  // SIGTERM, wait up to `timeout_ms`, then SIGKILL. The exit code (128+signal when killed).
+  // SIGTERM, once: a second one could land after the child's handler is gone (it is shutting
+  // down) and kill it with 143 instead of its own clean exit.
+  void request_stop();
+  // request_stop(), wait up to `timeout_ms`, then SIGKILL. The exit code (128+signal when killed).
   int terminate(int timeout_ms);
   void kill_now();  // SIGKILL and reap
   pid_t pid() const { return pid_; }
@@ -100,6 +103,7 @@ class ChildProcess {
   int out_fd_;
   std::string buffered_;
   std::optional<int> exit_code_;
+  bool stop_requested_ = false;
 };
 
 struct StageProcessOptions {
@@ -110,14 +114,20 @@ struct StageProcessOptions {
   std::string stderr_path;  // empty: inherit
   bool json_events = false;
   std::vector<std::string> extra_args;
+  // Sealed stages (`cpipe stage --sealed FILE --dev-key FILE` instead of --model): they cold-start
+  // and print "ready" once loaded (or once the cold start failed: they then refuse every init).
+  std::string sealed_path;
+  std::string dev_key_path;  // DEVELOPMENT ONLY
 };
 
 // `cpipe stage ...` for stage i (not waiting for it).
 Result<std::unique_ptr<ChildProcess>> spawn_stage(const StageProcessOptions& options, int stage_idx);
 
 // All stages of a manifest: spawned, then each one's "ready" line awaited.
+// `ready_lines`, when given, receives each stage's ready line.
 Result<std::vector<std::unique_ptr<ChildProcess>>> spawn_stages(const StageProcessOptions& options,
-                                                                int stages, int ready_timeout_ms);
+                                                                int stages, int ready_timeout_ms,
+                                                                std::vector<std::string>* ready_lines = nullptr);
 // SIGTERM to all, then wait; true when every one exited 0.
 bool stop_stages(std::vector<std::unique_ptr<ChildProcess>>& stages, int timeout_ms = 5000);
 

@@ -33,6 +33,10 @@ Result<SimAttestation> make_sim_nitro(runtime::Clock& clock, const SimNitroOptio
   policy.root_der = nsm->root_der();
   policy.platform = sim::SimNsm::kPlatform;
   for (const auto& [index, value] : options.peer_pcrs) policy.expected_pcrs[index] = value;
+  // Every simulated verifier of this thread shares one chain memo: the simulated PKI's chains
+  // repeat across handshakes and across the runs of a seed sweep (nitro_chain_cache.h).
+  thread_local auto chain_cache = std::make_shared<attest::nitro::NitroChainCache>();
+  policy.chain_cache = chain_cache;
   CPIPE_ASSIGN_OR_RETURN(attest::nitro::NitroVerifier verifier,
                          attest::nitro::NitroVerifier::create(std::move(policy)));
   SimAttestation a;

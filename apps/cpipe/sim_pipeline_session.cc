@@ -2,12 +2,17 @@
 // the stage and orchestrator programs, the fault hooks, and the report (sim_pipeline_session.h).
 #include "apps/cpipe/sim_pipeline_session.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <memory>
 
 #include "apps/cpipe/recording_tap.h"
 #include "apps/cpipe/sim_attestation.h"
+#include "apps/cpipe/sim_fault_injector.h"
+#include "apps/cpipe/sim_model_cache.h"
+#include "apps/cpipe/sim_stage_boot.h"
+#include "backends/simulated/nsm/sim_nsm.h"
 #include "backends/simulated/sim_network.h"
 #include "backends/simulated/sim_world.h"
 #include "core/pipeline/orchestrator.h"
@@ -43,7 +48,7 @@ std::string stamp(runtime::MonoTime t) {
 // the first bytes of a few outputs (to probe the host's recording for activations and logits).
 class TappedModel final : public pipeline::StageModel {
  public:
-  explicit TappedModel(std::unique_ptr<model::Gpt2StageModel> inner) : inner_(std::move(inner)) {}
+  explicit TappedModel(std::unique_ptr<pipeline::StageModel> inner) : inner_(std::move(inner)) {}
   std::function<void(int forwards)> on_forward;
   std::vector<Bytes> samples;
 
@@ -71,29 +76,19 @@ class TappedModel final : public pipeline::StageModel {
     if (on_forward) on_forward(forwards_);
     return out;
   }
-  std::unique_ptr<model::Gpt2StageModel> inner_;
+  std::unique_ptr<pipeline::StageModel> inner_;
   int forwards_ = 0;
-};
-
-// The host flips one byte in every data segment into stage 1's data_in after the first few
-// of each connection (so handshakes pass and records fail authentication).
-class TamperFilter final : public sim::LinkFilter {
- public:
-  Verdict on_segment(const sim::SegmentInfo& info, Bytes& data) override {
-    if (info.kind != sim::SegmentKind::kData || info.to != stage_data_in(1) || data.empty()) return {};
-    if (++seen_[info.connection_id] > 2) data[data.size() / 2] ^= 0x01;
-    return {};
-  }
-
- private:
-  std::map<uint64_t, int> seen_;
 };
 
 struct StageProcess {
   sim::SimNode* node = nullptr;
   runtime::Env env;
-  std::unique_ptr<TappedModel> model;
+  std::unique_ptr<TappedModel> model;  // plaintext; sealed models come with each boot
   SimAttestation attestation;
+  std::function<void(int forwards)> on_forward;
+  SimStageBootSpec boot_spec;
+  std::vector<std::unique_ptr<SimStageBooting>> boots;  // one per incarnation
+  std::vector<TappedModel*> tapped;                     // every model this stage ran
   // Every incarnation stays alive until the world is gone (its tasks may still be suspended);
   // the live one is last.
   std::vector<std::unique_ptr<pipeline::Stage>> incarnations;
@@ -113,6 +108,8 @@ struct World {
   int sessions_left = 0;
   std::optional<runtime::Oneshot<bool>> all_done;
   std::optional<runtime::MonoTime> killed_at;
+  std::unique_ptr<SimFaultInjector> injector;
+  std::unique_ptr<SimKeyDelivery> delivery;  // sealed
 
   void note(const std::string& who, const std::string& what) {
     report.timeline.push_back(stamp(sim->now()) + " " + who + ": " + what);
@@ -127,52 +124,104 @@ Status start_stage(World* w, int i) {
   c.channel.provider = p.attestation.provider.get();
   c.channel.verifier = p.attestation.verifier.get();
   c.cost_per_layer_token = from_ms(w->opt.cost_per_layer_token_ms);
-  auto stage = std::make_unique<pipeline::Stage>(p.env, std::move(c), p.model.get());
+  auto booting = prepare_stage_boot(p.boot_spec, p.env);
+  if (booting->signer) {
+    c.receipt_signer = booting->signer.get();
+    const auto& key = booting->signer->key().public_key();
+    c.receipt_public_key.assign(key.begin(), key.end());
+  }
+  auto stage = std::make_unique<pipeline::Stage>(p.env, std::move(c), w->opt.sealed ? nullptr : p.model.get());
   CPIPE_RETURN_IF_ERROR(stage->start());
+  start_stage_boot(*p.node, p.env, p.boot_spec, *stage, *booting);
+  p.boots.push_back(std::move(booting));
   p.incarnations.push_back(std::move(stage));
   return Status::Ok();
 }
 
-void kill_stage(World* w, int i) {
+void kill_stage(World* w, int i, double restart_after_ms) {
   StageProcess& p = w->stages[size_t(i)];
   if (p.incarnations.empty() || p.incarnations.back()->killed()) return;
   p.incarnations.back()->kill();
   w->killed_at = w->sim->now();
   w->note(p.node->name(), "killed (process died)");
-  if (w->opt.restart_after_ms < 0) return;
-  w->sim->start_timer(p.node->name(), from_ms(w->opt.restart_after_ms), [w, i] {
+  if (restart_after_ms < 0) return;
+  w->sim->start_timer(p.node->name(), from_ms(restart_after_ms), [w, i] {
     Status st = start_stage(w, i);
     w->note(w->stages[size_t(i)].node->name(),
             st.ok() ? "restarted; it will attest again" : "restart failed: " + st.to_string());
   });
 }
 
-Task<void> run_session(World* w, size_t first_slot) {
-  for (int r = 0; r < w->opt.requests; ++r) {
+// The report slots session `s` runs, in order: its workload items, or `requests` in a row.
+std::vector<size_t> session_slots(const World* w, int s) {
+  std::vector<size_t> slots;
+  if (w->opt.workload.empty()) {
+    for (int r = 0; r < w->opt.requests; ++r) slots.push_back(size_t(s) * size_t(w->opt.requests) + size_t(r));
+  } else {
+    for (size_t i = 0; i < w->opt.workload.size(); ++i)
+      if (w->opt.workload[i].session == s) slots.push_back(i);
+  }
+  return slots;
+}
+
+Task<void> run_session(World* w, int session) {
+  std::vector<size_t> slots = session_slots(w, session);
+  for (size_t r = 0; r < slots.size(); ++r) {
     pipeline::GenerateRequest req;
-    req.prompt = w->opt.prompts.empty() ? w->opt.prompt
-                                        : w->opt.prompts[size_t(r) % w->opt.prompts.size()];
-    req.max_new_tokens = w->opt.max_new_tokens;
+    if (w->opt.workload.empty()) {
+      req.prompt = w->opt.prompts.empty() ? w->opt.prompt : w->opt.prompts[r % w->opt.prompts.size()];
+      req.max_new_tokens = w->opt.max_new_tokens;
+    } else {
+      const SimWorkItem& item = w->opt.workload[slots[r]];
+      req.prompt = item.prompt;
+      req.max_new_tokens = item.max_new_tokens;
+      runtime::Duration wait = from_ms(item.at_ms) - (w->sim->now() - runtime::MonoTime{0});
+      if (wait.count() > 0) co_await runtime::sleep_for(w->client->clock(), wait);
+    }
     req.keep_logits = w->opt.keep_logits;
     auto result = co_await w->orchestrator->generate(std::move(req));
-    SimPipelineRequest& out = w->report.requests[first_slot + size_t(r)];
+    const size_t first_slot = slots[r];
+    SimPipelineRequest& out = w->report.requests[first_slot];
     if (result.ok()) {
       out.tokens = result->tokens;
       out.logits = std::move(result->logits);
       out.token_ms = result->token_ms;
       out.attempts = result->attempts;
+      out.receipt = result->receipt;
       out.status = out.code = "OK";
     } else {
       out.status = result.status().to_string();
       out.code = std::string(result.status().code_name());
     }
-    w->note("orchestrator", "request " + std::to_string(first_slot + size_t(r)) + ": " + out.status +
+    w->note("orchestrator", "request " + std::to_string(first_slot) + ": " + out.status +
                                 " (" + std::to_string(out.tokens.size()) + " tokens)");
   }
   if (--w->sessions_left == 0) w->all_done->set(true);
 }
 
+// The orchestrator connects once every stage's first boot is over (cold starts finished or
+// failed: a failed stage refuses init with its error).
+Task<void> wait_for_boots(World* w) {
+  // A boot that never ends (it should not: every cold-start step has a deadline) stops being
+  // waited for after a minute; its stage then refuses init ("no model loaded").
+  for (int waited_ms = 0; waited_ms < 60000; ++waited_ms) {
+    bool pending = false;
+    for (const StageProcess& p : w->stages)
+      for (const auto& b : p.boots) pending = pending || !b->done;
+    if (!pending) break;
+    co_await runtime::sleep_for(w->client->clock(), std::chrono::milliseconds(1));
+  }
+  for (size_t i = 0; i < w->stages.size(); ++i) {
+    const auto& b = *w->stages[i].boots.front();
+    if (!b.needed) continue;
+    w->note(w->stages[i].node->name(),
+            b.result.ok() ? (w->opt.sealed ? "cold start done: " + b.result->timings.to_json() : "booted: receipt key attested")
+                          : "boot failed, refusing to serve: " + b.result.status().to_string());
+  }
+}
+
 Task<void> run_client(World* w) {
+  co_await wait_for_boots(w);
   Status st = co_await w->orchestrator->start();
   w->report.setup_ms = double(w->sim->now().ns) / 1e6;
   if (!st.ok()) {
@@ -188,11 +237,25 @@ Task<void> run_client(World* w) {
   if (!ev.empty()) w->report.stage_platform = ev.front().platform;
   w->note("orchestrator", "pipeline ready: " + std::to_string(w->stages.size()) +
                               " stages attested (" + w->report.stage_platform + "), data chain up");
-  w->sessions_left = w->opt.concurrency;
+  int sessions = w->opt.concurrency;
+  if (!w->opt.workload.empty()) {
+    sessions = 0;
+    for (const SimWorkItem& item : w->opt.workload) sessions = std::max(sessions, item.session + 1);
+  }
+  w->sessions_left = sessions;
   w->all_done.emplace(*w->client);
-  for (int s = 0; s < w->opt.concurrency; ++s)
-    runtime::spawn(*w->client, run_session(w, size_t(s) * size_t(w->opt.requests)));
+  for (int s = 0; s < sessions; ++s) runtime::spawn(*w->client, run_session(w, s));
   co_await *w->all_done;
+  w->report.work_done_ms = to_ms(w->sim->now() - runtime::MonoTime{0});
+  if (w->opt.receipts) {
+    // Every release has gone round the chain (receipts wait for it): what do stages still hold?
+    co_await runtime::sleep_for(w->client->clock(), std::chrono::milliseconds(20));
+    for (const StageProcess& p : w->stages)
+      if (!p.incarnations.empty() && !p.incarnations.back()->killed()) {
+        const auto& st = p.incarnations.back()->stats();
+        w->report.held_at_end += st.active_requests + st.receipt_records;
+      }
+  }
   co_await w->orchestrator->shutdown();
   w->note("orchestrator", "shut down");
 }
@@ -213,6 +276,7 @@ Result<pipeline::Manifest> make_manifest(const SimPipelineOptions& opt, const mo
     s.stage_idx = uint32_t(i);
     s.layer_start = uint32_t(config.n_layer * i / opt.stages);
     s.layer_end = uint32_t(config.n_layer * (i + 1) / opt.stages);
+    if (!opt.layer_ranges.empty()) std::tie(s.layer_start, s.layer_end) = opt.layer_ranges[size_t(i)];
     s.expected_measurements = pins;
     s.endpoint = {stage_control(i), stage_data_in(i), stage_data_out(i)};
     if (opt.pin_weights || opt.wrong_weight_pin) {
@@ -225,6 +289,93 @@ Result<pipeline::Manifest> make_manifest(const SimPipelineOptions& opt, const mo
   vo.model = pipeline::ModelShape{config.n_layer, config.n_embd, config.n_positions};
   CPIPE_RETURN_IF_ERROR(pipeline::validate_manifest(m, vo));
   return m;
+}
+
+// Sealed delivery (SimKms, SimS3, the host's proxy) and every stage's boot plan.
+Status setup_delivery(World* w, sim::SimWorld& sim, sim::SimNode& host, const model::Gpt2Config& config) {
+  const SimPipelineOptions& opt = w->opt;
+  (void)config;
+  if (!opt.sealed && !opt.receipts) return Status::Ok();  // nothing to boot: stages start with the model
+  CPIPE_ASSIGN_OR_RETURN(keys::Manifest files, model_dir_manifest(opt.model_dir));
+  w->report.sealed = opt.sealed;
+  w->report.model_id = "gpt2-sim";
+  w->report.model_version = "1";
+  w->report.model_hash = files.hash();
+  // The simulated Nitro root every enclave's documents chain to (SimKms pins it; receipt
+  // verifiers are handed it as PEM). The stages' providers may be wrapped for fault
+  // injection, so a SimNsm of the same PKI seed names it.
+  CPIPE_ASSIGN_OR_RETURN(SimAttestation probe, make_sim_nitro(host.clock(), SimNitroOptions{}));
+  const Bytes root = static_cast<sim::SimNsm*>(probe.provider.get())->root_der();
+  CPIPE_ASSIGN_OR_RETURN(w->report.receipt_evidence_root_pem, sim::certificate_der_to_pem(root));
+  if (opt.sealed) {
+    SimDeliveryOptions d;
+    d.model_dir = opt.model_dir;
+    d.model_id = w->report.model_id;
+    d.model_version = w->report.model_version;
+    d.chunk_size = opt.chunk_size;
+    d.admitted_image = opt.kms_policy_mismatch ? "cpipe-stage-v2" : "cpipe-stage";
+    d.kms_throttle = opt.kms_throttle;
+    d.corrupt_chunk = opt.corrupt_chunk;
+    d.seed = opt.seed;
+    CPIPE_ASSIGN_OR_RETURN(w->delivery, SimKeyDelivery::create(host, sim.add_node("kms", {.host = "kms"}),
+                                                               sim.add_node("s3", {.host = "s3"}), d, root));
+    if (w->delivery->manifest_hash() != w->report.model_hash)
+      return make_error(ErrorCode::INTERNAL, "sealed manifest hash differs from the model directory's");
+  }
+  for (size_t i = 0; i < w->stages.size(); ++i) {
+    SimStageBootSpec& spec = w->stages[i].boot_spec;
+    spec.attestation = &w->stages[i].attestation;
+    spec.delivery = w->delivery.get();
+    spec.sign_receipts = opt.receipts && i == 0;
+    spec.signer.model_id = w->report.model_id;
+    spec.signer.model_version = w->report.model_version;
+    spec.signer.model_hash = w->report.model_hash;
+    spec.signer.policy_version = "cpipe-sim-1";
+    spec.signer.security_mode = "evaluation";  // simulated hardware: never production receipts
+  }
+  return Status::Ok();
+}
+
+// Boots, key-delivery counters and the receipt evidence into the report.
+void report_boots(World* w) {
+  SimPipelineReport& rep = w->report;
+  for (size_t i = 0; i < w->stages.size(); ++i)
+    for (const auto& b : w->stages[i].boots) {
+      if (!b->needed) continue;
+      SimStageBoot out;
+      out.stage = int(i);
+      if (!b->done) {
+        out.status = out.code = "pending";
+      } else if (b->result.ok()) {
+        out.status = out.code = "OK";
+        out.timings = b->result->timings;
+        out.stats = b->result->stats;
+      } else {
+        out.status = b->result.status().to_string();
+        out.code = std::string(b->result.status().code_name());
+      }
+      rep.boots.push_back(out);
+    }
+  if (w->delivery) {
+    SimDeliveryStats d = w->delivery->stats();
+    rep.kms_requests = d.kms_requests;
+    rep.kms_throttled = d.kms_throttled;
+    rep.kms_denied = d.kms_denied;
+    rep.kms_retries = d.kms_retries;
+    rep.s3_gets = d.s3_gets;
+    rep.host_tampered_bytes = d.tampered_bytes;
+    rep.sealed_size = d.sealed_size;
+    w->delivery->stop();
+  }
+  if (!w->stages.empty() && !w->stages[0].boots.empty()) {
+    const SimStageBooting& b = *w->stages[0].boots.back();
+    if (b.signer && b.done && b.result.ok()) {
+      rep.receipt_evidence = b.result->evidence.document;
+      rep.receipt_evidence_time_ms = b.result->verified.timestamp_ms;
+      const auto& key = b.signer->key().public_key();
+      rep.receipt_public_key.assign(key.begin(), key.end());
+    }
+  }
 }
 
 void add_relay(World* w, sim::SimNode& host, runtime::Env& env, std::vector<std::unique_ptr<pipeline::ByteRelay>>& relays,
@@ -246,7 +397,13 @@ void add_relay(World* w, sim::SimNode& host, runtime::Env& env, std::vector<std:
 Result<SimPipelineReport> run_sim_pipeline(const SimPipelineOptions& opt) {
   if (opt.stages < 1 || opt.stages > 16)
     return make_error(ErrorCode::INVALID_ARGUMENT, "--stages must be 1..16");
-  if (opt.prompt.empty()) return make_error(ErrorCode::INVALID_ARGUMENT, "empty prompt");
+  if (opt.workload.empty() && opt.prompt.empty())
+    return make_error(ErrorCode::INVALID_ARGUMENT, "empty prompt");
+  for (const SimWorkItem& item : opt.workload)
+    if (item.prompt.empty() || item.session < 0 || item.max_new_tokens < 1)
+      return make_error(ErrorCode::INVALID_ARGUMENT, "a workload request needs a prompt, a session >= 0 and tokens >= 1");
+  if (!opt.layer_ranges.empty() && opt.layer_ranges.size() != size_t(opt.stages))
+    return make_error(ErrorCode::INVALID_ARGUMENT, "layer_ranges must name every stage");
   if (opt.concurrency < 1 || opt.requests < 1)
     return make_error(ErrorCode::INVALID_ARGUMENT, "requests and concurrency must be at least 1");
   CPIPE_ASSIGN_OR_RETURN(model::Gpt2Config config, model::load_gpt2_config(opt.model_dir + "/config.json"));
@@ -256,13 +413,16 @@ Result<SimPipelineReport> run_sim_pipeline(const SimPipelineOptions& opt) {
 
   sim::WorldOptions wo;
   wo.seed = opt.seed;
+  if (opt.max_virtual_ms > 0) wo.max_time = from_ms(opt.max_virtual_ms);
   sim::SimWorld sim(wo);
+  if (opt.trace_out) sim.trace().set_callback(sim::TraceRecorder::jsonl_writer(*opt.trace_out));
   sim.set_keep_events(opt.keep_events);
   World w;
   w.opt = opt;
   w.sim = &sim;
   w.report.stages = opt.stages;
-  w.report.requests.resize(size_t(opt.requests) * size_t(opt.concurrency));
+  w.report.requests.resize(opt.workload.empty() ? size_t(opt.requests) * size_t(opt.concurrency)
+                                                 : opt.workload.size());
   CPIPE_ASSIGN_OR_RETURN(w.manifest, make_manifest(opt, config, *file));
 
   // One compute thread for every stage: the same arithmetic whatever the stage count.
@@ -280,41 +440,97 @@ Result<SimPipelineReport> run_sim_pipeline(const SimPipelineOptions& opt) {
     mo.layer_begin = w.manifest.stages[size_t(i)].layer_start;
     mo.layer_end = w.manifest.stages[size_t(i)].layer_end;
     mo.pool = pool;
-    CPIPE_ASSIGN_OR_RETURN(auto stage_model, model::Gpt2StageModel::from_file(file, config, mo));
-    p.model = std::make_unique<TappedModel>(std::move(stage_model));
+    if (!opt.sealed) {
+      // Loaded once per process: a seed sweep runs hundreds of worlds on the same weights.
+      CPIPE_ASSIGN_OR_RETURN(auto stage_model, cached_stage_model(opt.model_dir, file, config, mo));
+      p.model = std::make_unique<TappedModel>(std::move(stage_model));
+      p.tapped.push_back(p.model.get());
+    }
+    p.boot_spec.model_options = mo;
+    StageProcess* pp = &p;
+    p.boot_spec.wrap = [pp](std::unique_ptr<pipeline::StageModel> m) -> std::unique_ptr<pipeline::StageModel> {
+      auto t = std::make_unique<TappedModel>(std::move(m));
+      t->on_forward = pp->on_forward;
+      pp->tapped.push_back(t.get());
+      return t;
+    };
     SimNitroOptions nitro;
     nitro.image = opt.rogue_stage == i ? "cpipe-stage-rogue" : "cpipe-stage";
     CPIPE_ASSIGN_OR_RETURN(p.attestation, make_sim_nitro(p.node->clock(), nitro));
   }
+
+  // Faults: the scenario's, plus the command-line shorthands (kill, partition, tamper).
+  std::vector<SimFault> faults = opt.faults;
   if (opt.partition_stage) {
     if (*opt.partition_stage < 0 || *opt.partition_stage >= opt.stages)
       return make_error(ErrorCode::INVALID_ARGUMENT, "partition_stage is not a stage");
-    int k = *opt.partition_stage;
-    World* wp = &w;
-    sim::SimNode* hostp = &host;
-    w.stages[size_t(k)].model->on_forward = [wp, k, hostp](int forwards) {
-      if (forwards != wp->opt.kill_after_forwards) return;
-      wp->sim->post([wp, k, hostp] {
-        sim::SimNode& node = *wp->stages[size_t(k)].node;
-        wp->sim->network().partition(*hostp, node, sim::PartitionMode::kDrop);
-        wp->killed_at = wp->sim->now();
-        wp->note("host", "cut " + node.name() + " off (segments dropped, no resets)");
-        wp->sim->start_timer("host", from_ms(wp->opt.partition_ms), [wp, hostp, &node] {
-          wp->sim->network().heal(*hostp, node);
-          wp->note("host", "healed the link to " + node.name());
-        });
-      });
-    };
+    SimFault f;
+    f.kind = FaultKind::kPartition;
+    f.stage = *opt.partition_stage;
+    f.after_forwards = opt.kill_after_forwards;
+    f.duration_ms = opt.partition_ms;
+    faults.push_back(f);
   }
   if (opt.kill_stage) {
     if (*opt.kill_stage < 0 || *opt.kill_stage >= opt.stages)
       return make_error(ErrorCode::INVALID_ARGUMENT, "--kill-stage is not a stage");
-    int k = *opt.kill_stage;
-    World* wp = &w;
-    w.stages[size_t(k)].model->on_forward = [wp, k](int forwards) {
-      if (forwards == wp->opt.kill_after_forwards)
-        wp->sim->post([wp, k] { kill_stage(wp, k); });
-    };
+    SimFault f;
+    f.kind = FaultKind::kKill;
+    f.stage = *opt.kill_stage;
+    f.after_forwards = opt.kill_after_forwards;
+    f.duration_ms = opt.restart_after_ms;
+    faults.push_back(f);
+  }
+  if (opt.tamper_stage1_data) {
+    if (opt.stages < 2) return make_error(ErrorCode::INVALID_ARGUMENT, "tampering needs 2 stages");
+    // Every data segment into stage 1's data_in after each connection's handshake, for good.
+    SimFault f;
+    f.kind = FaultKind::kTamper;
+    f.stage = 1;
+    f.at_ms = 0.0;
+    f.count = 0;
+    faults.push_back(f);
+  }
+  CPIPE_RETURN_IF_ERROR(SimFaultInjector::validate(faults, opt.stages));
+  sim::LinkConfig link;
+  if (opt.link_latency) {
+    if (!opt.link_latency->valid()) return make_error(ErrorCode::INVALID_ARGUMENT, "bad link latency");
+    link.latency = to_distribution(*opt.link_latency);
+  }
+  link.bandwidth_bytes_per_s = opt.link_bandwidth_bytes_per_s;
+  sim.network().set_default_link(link);
+  SimFaultTargets targets;
+  targets.world = &sim;
+  targets.host = &host;
+  targets.orchestrator = &client;
+  targets.base_link = link;
+  for (int i = 0; i < opt.stages; ++i) {
+    targets.stages.push_back(w.stages[size_t(i)].node);
+    targets.control.push_back(stage_control(i));
+    targets.data_in.push_back(stage_data_in(i));
+    targets.data_out.push_back(stage_data_out(i));
+  }
+  World* wp = &w;
+  targets.kill = [wp](int stage, double restart_after_ms) { kill_stage(wp, stage, restart_after_ms); };
+  targets.note = [wp](const std::string& who, const std::string& what) { wp->note(who, what); };
+  w.injector = std::make_unique<SimFaultInjector>(std::move(targets), std::move(faults));
+  for (int i = 0; i < opt.stages; ++i) {
+    SimFaultInjector* injector = w.injector.get();
+    w.stages[size_t(i)].on_forward = [injector, i](int forwards) { injector->on_forward(i, forwards); };
+    if (w.stages[size_t(i)].model) w.stages[size_t(i)].model->on_forward = w.stages[size_t(i)].on_forward;
+    // Every stage's NSM through the fault wrapper: failures while a nsm_fail fault is active,
+    // and the scenario's latency distribution (drawn above the SimNsm's fixed part).
+    StageProcess& p = w.stages[size_t(i)];
+    SimLatencyMs extra;
+    if (opt.nsm_latency) {
+      if (!opt.nsm_latency->valid()) return make_error(ErrorCode::INVALID_ARGUMENT, "bad NSM latency");
+      double base = double(SimNitroOptions{}.latency.count()) / 1e6;
+      extra = {std::max(0.0, opt.nsm_latency->p0 - base), std::max(0.0, opt.nsm_latency->p50 - base),
+               std::max(0.0, opt.nsm_latency->p99 - base), std::max(0.0, opt.nsm_latency->p100 - base)};
+    }
+    p.attestation.provider = std::make_unique<FaultyAttestation>(
+        std::move(p.attestation.provider), p.node->clock(), sim.fork_random("nsm:" + p.node->name()), extra,
+        [injector, i] { return injector->nsm_failing(i); });
   }
 
   // The host: relays for every route, all through one recording tap.
@@ -329,12 +545,8 @@ Result<SimPipelineReport> run_sim_pipeline(const SimPipelineOptions& opt) {
   }
   add_relay(&w, host, host_env, relays, &tap, kHostDataRoute, stage_data_in(0), relay_error);
   CPIPE_RETURN_IF_ERROR(relay_error);
-  TamperFilter tamper;
-  if (opt.tamper_stage1_data) {
-    if (opt.stages < 2) return make_error(ErrorCode::INVALID_ARGUMENT, "tampering needs 2 stages");
-    sim.network().add_filter(host, *w.stages[1].node, &tamper);
-  }
 
+  CPIPE_RETURN_IF_ERROR(setup_delivery(&w, sim, host, config));
   for (int i = 0; i < opt.stages; ++i) CPIPE_RETURN_IF_ERROR(start_stage(&w, i));
 
   w.client_env = client.env();
@@ -355,17 +567,28 @@ Result<SimPipelineReport> run_sim_pipeline(const SimPipelineOptions& opt) {
   oc.recovery_timeout = from_ms(opt.recovery_timeout_ms);
   oc.max_attempts = opt.max_attempts;
   oc.greedy_in_last_stage = opt.greedy_in_last_stage;
+  oc.request_receipts = opt.receipts;
   w.orchestrator = std::make_unique<pipeline::Orchestrator>(w.client_env, std::move(oc));
 
   sim.set_event_printer([&w](const sim::TimedEvent& e) {
+    if (!w.killed_at && !w.injector->injected_at().empty())
+      w.killed_at = runtime::MonoTime{w.injector->injected_at().front()};
     if (w.killed_at && w.report.detect_ms < 0 && e.node == "client" && e.event.name == "pipeline broken")
       w.report.detect_ms = to_ms(e.time - *w.killed_at);
+    if (e.node == "client" && e.event.name == "pipeline broken") w.report.broken_ms.push_back(to_ms(e.time - runtime::MonoTime{0}));
+    if (e.event.name == "channel_failed")
+      for (const EventField& f : e.event.fields)
+        if (f.key == "code" && f.value.rfind("CHANNEL_", 0) == 0 && f.value != "CHANNEL_CLOSED" &&
+            f.value != "CHANNEL_TRUNCATED")
+          ++w.report.integrity_failures;
+    if (e.node == "client" && e.event.name == "pipeline ready") w.report.ready_ms.push_back(to_ms(e.time - runtime::MonoTime{0}));
     if (e.event.name == "pipeline ready" || e.event.name == "pipeline broken" ||
         e.event.name == "retrying request")
       w.report.timeline.push_back(stamp(e.time) + " " + e.node + ": " + e.event.to_text());
   });
 
   w.note("host", "relaying " + std::to_string(relays.size()) + " routes; recording every byte");
+  w.injector->arm();
   runtime::spawn(client, run_client(&w));
   CPIPE_RETURN_IF_ERROR(sim.run_until_idle());
 
@@ -377,18 +600,36 @@ Result<SimPipelineReport> run_sim_pipeline(const SimPipelineOptions& opt) {
   rep.relayed_bytes = tap.bytes_recorded();
   // The host must not see the prompt's token ids nor any activation or logits the stages made.
   bool seen = false;
-  if (opt.prompt.size() >= 2) {
-    ByteSpan ids(reinterpret_cast<const uint8_t*>(opt.prompt.data()), opt.prompt.size() * 4);
+  std::vector<const std::vector<int32_t>*> prompts = {&opt.prompt};
+  for (const SimWorkItem& item : opt.workload) prompts.push_back(&item.prompt);
+  for (const std::vector<int32_t>* prompt : prompts) {
+    if (prompt->size() < 2) continue;
+    ByteSpan ids(reinterpret_cast<const uint8_t*>(prompt->data()), prompt->size() * 4);
     seen = seen || tap.contains_any_window_of(ids);
   }
   for (const StageProcess& p : w.stages)
-    for (const Bytes& sample : p.model->samples) seen = seen || tap.contains_any_window_of(sample);
+    for (const TappedModel* m : p.tapped)
+      for (const Bytes& sample : m->samples) seen = seen || tap.contains_any_window_of(sample);
+  report_boots(&w);
+  if (w.delivery) CPIPE_RETURN_IF_ERROR(sim.run_until_idle());  // the services' tasks end
   rep.host_saw_plaintext = seen;
   rep.virtual_ms = double(sim.now().ns) / 1e6;
   rep.events = sim.events_run();
   if (opt.keep_events)
     for (const sim::TimedEvent& e : sim.kept_events())
       rep.event_lines.push_back(stamp(e.time) + " " + e.node + " " + e.event.to_text());
+  for (int64_t t : w.injector->injected_at()) rep.fault_ms.push_back(double(t) / 1e6);
+  rep.tampered_segments = w.injector->tampered_segments();
+  rep.tamper_first_ms = w.injector->tamper_first_ms();
+  // Recovery: from the latest fault at or before each break (else the break) to the next ready.
+  for (double b : rep.broken_ms) {
+    double from = b;
+    for (double f : rep.fault_ms)
+      if (f <= b) from = f;
+    auto next = std::upper_bound(rep.ready_ms.begin(), rep.ready_ms.end(), b);
+    if (next == rep.ready_ms.end()) ++rep.unrecovered_breaks;
+    else rep.recovery_ms = std::max(rep.recovery_ms, *next - from);
+  }
   rep.trace_hash = sim.trace_hash();
   rep.unseed = sim.unseed();
   return rep;

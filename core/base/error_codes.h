@@ -111,6 +111,7 @@
   X(KEYS_STORE_DENIED, 812, "the object store (S3) refused access (AccessDenied, bad signature)") \
   X(KEYS_STORE_BAD_RESPONSE, 813, "an object store response is malformed or does not match the request") \
   X(KEYS_TLS_FAILED, 814, "the TLS connection to a key/object service failed (untrusted certificate, wrong host, protocol)") \
+  X(KEYS_COLD_START_PENDING, 815, "the stage is still cold-starting (sealed model not loaded yet); retry shortly") \
   /* 900-999: receipts */                                                                      \
   X(RECEIPT_INVALID, 900, "a receipt failed verification")                                     \
   X(RECEIPT_MALFORMED, 901, "a receipt is not a well-formed AIR v1 COSE_Sign1 (parse layer)")   \

@@ -8,6 +8,8 @@
 
 #include "core/pipeline/peer_policy.h"
 #include "core/pipeline/wire.h"
+#include "core/receipt/air_verify.h"
+#include "core/receipt/inference_hashes.h"
 #include "core/runtime/async_mutex.h"
 
 namespace cpipe::pipeline {
@@ -18,6 +20,7 @@ using runtime::Task;
 struct Orchestrator::StepReply {
   int32_t token = -1;         // kToken
   std::vector<float> logits;  // kLogits
+  Bytes receipt;              // kRelease answering a receipt request (empty: nobody signed)
 };
 
 struct Orchestrator::Link {
@@ -36,6 +39,7 @@ struct Orchestrator::Link {
   Status broken;  // OK while usable
   std::vector<Bytes> receipt_keys;
   std::vector<runtime::VerifiedEvidence> evidence;
+  bool refused = false;  // a stage answered init with refuse
 };
 
 namespace {
@@ -58,6 +62,13 @@ channel::ChannelConfig named(channel::ChannelConfig config, std::string name) {
 }
 
 double ms_between(runtime::MonoTime a, runtime::MonoTime b) { return double((b - a).count()) / 1e6; }
+
+// The sampling text request_hash covers (docs/receipts.md): "greedy", or the parameters.
+std::string sampling_text(const model::SamplingParams& p) {
+  if (p.temperature <= 0.0f) return "greedy";
+  return "temperature=" + std::to_string(p.temperature) + ",top_k=" + std::to_string(p.top_k) +
+         ",top_p=" + std::to_string(p.top_p);
+}
 
 }  // namespace
 
@@ -183,6 +194,9 @@ Task<Result<std::shared_ptr<Orchestrator::Link>>> Orchestrator::build(Orchestrat
   if (self->building_ == link) self->building_.reset();
   if (!st.ok()) {
     self->mark_broken(*link, st);
+    // A stage that refused says why in its code (KEYS_ACCESS_DENIED: no model key for this
+    // image; a weight or manifest mismatch): the caller gets that code, not a generic failure.
+    if (link->refused) co_return st.with_context("building the pipeline failed");
     co_return stage_failed("building the pipeline failed: " + st.to_string());
   }
   if (self->shutting_down_) {
@@ -249,8 +263,10 @@ Task<Status> Orchestrator::build_into(Orchestrator* self, std::shared_ptr<Link> 
     if (!link->broken.ok()) co_return link->broken;
     if (!received.ok()) co_return received.status().with_context(who + " before ready");
     CPIPE_CO_ASSIGN_OR_RETURN(ControlMessage msg, decode_control(received->payload));
-    if (msg.type == ControlType::kRefuse)
+    if (msg.type == ControlType::kRefuse) {
+      link->refused = true;
       co_return Status(code_from_wire(msg.code), who + " refused: " + msg.message);
+    }
     if (msg.type != ControlType::kReady || msg.stage_idx != i)
       co_return make_error(ErrorCode::PIPELINE_PROTOCOL_ERROR, who + " did not answer init with ready");
     const StageSpec& spec = m.stages[i];
@@ -298,7 +314,8 @@ Task<void> Orchestrator::read_results(Orchestrator* self, std::shared_ptr<Link> 
     } else if (h.kind == DataKind::kError) {
       reply = Status(code_from_wire(h.value), "stage reported: " + frame->message);
     } else if (h.kind == DataKind::kRelease) {
-      continue;
+      if (!(h.flags & (kFlagReceipt | kFlagReceiptRequest))) continue;
+      if (h.flags & kFlagReceipt) reply->receipt.assign(frame->body.begin(), frame->body.end());
     } else {
       self->mark_broken(*link, make_error(ErrorCode::PIPELINE_PROTOCOL_ERROR,
                                           std::string(data_kind_name(h.kind)) + " frame on the result channel"));
@@ -443,6 +460,66 @@ Task<void> Orchestrator::release(Orchestrator* self, std::shared_ptr<Link> link,
   if (!sent.ok()) self->mark_broken(*link, stage_failed("release failed: " + sent.to_string()));
 }
 
+// Sends the release that asks stage 0 for the receipt and waits for it to come round the chain.
+Task<Result<Bytes>> Orchestrator::release_for_receipt(Orchestrator* self, std::shared_ptr<Link> link,
+                                                      uint64_t request_id, uint32_t final_token,
+                                                      std::string sampling) {
+  runtime::Oneshot<Result<StepReply>> reply(*self->env_->executor);
+  link->pending.insert_or_assign(request_id, reply);
+  {
+    auto guard = co_await link->send_lock.lock();
+    if (!link->broken.ok()) {
+      link->pending.erase(request_id);
+      co_return stage_failed("pipeline broke: " + link->broken.to_string());
+    }
+    uint8_t header[kDataHeaderSize];
+    encode_data_header(DataHeader{.kind = DataKind::kRelease, .flags = kFlagReceiptRequest,
+                                  .request_id = request_id, .step = 0, .value = final_token},
+                       header);
+    ByteSpan parts[2] = {ByteSpan(header, kDataHeaderSize), as_bytes(sampling)};
+    Status sent = co_await link->data_out->send_parts(parts);
+    if (!sent.ok()) self->mark_broken(*link, stage_failed("release failed: " + sent.to_string()));
+  }
+  runtime::ScopedTimer timeout(*self->env_->clock, self->config_.step_timeout, [reply] {
+    reply.set(make_error(ErrorCode::DEADLINE_EXCEEDED, "no receipt within the step timeout"));
+  });
+  Result<StepReply> r = co_await reply;
+  timeout.cancel();
+  link->pending.erase(request_id);
+  if (r.code() == ErrorCode::DEADLINE_EXCEEDED) {
+    self->mark_broken(*link, stage_failed(r.status().message()));
+    co_return stage_failed(r.status().message());
+  }
+  if (!r.ok()) co_return r.status();
+  if (r->receipt.empty())
+    co_return make_error(ErrorCode::RECEIPT_INVALID, "stage 0 issued no receipt for the request");
+  co_return std::move(r->receipt);
+}
+
+namespace {
+
+// The orchestrator's own check before handing a receipt to the client: stage 0's announced key
+// signed it, and it covers this request and this output.
+Status check_receipt(ByteSpan receipt_bytes, ByteSpan key, const GenerateRequest& request,
+                     const std::vector<int32_t>& tokens, const std::string& sampling) {
+  if (key.size() != 32) return make_error(ErrorCode::RECEIPT_INVALID, "stage 0 announced no receipt key");
+  auto report = receipt::verify_receipt(receipt_bytes, key, receipt::VerifyPolicy{});
+  if (!report.ok()) return report.status();
+  if (!report->verified()) return report->status();
+  receipt::InferenceRequestDigest d;
+  d.prompt_tokens.assign(request.prompt.begin(), request.prompt.end());
+  d.max_new_tokens = uint32_t(request.max_new_tokens);
+  d.sampling = sampling;
+  std::vector<uint32_t> out(tokens.begin(), tokens.end());
+  const auto& claims = report->claims;
+  if (!claims || claims->request_hash != receipt::request_hash(d) ||
+      claims->response_hash != receipt::response_hash(out))
+    return make_error(ErrorCode::RECEIPT_INVALID, "the receipt does not cover this request and output");
+  return Status::Ok();
+}
+
+}  // namespace
+
 Task<Status> Orchestrator::run_once(Orchestrator* self, std::shared_ptr<Link> link,
                                     const GenerateRequest& request, GenerateResult& result) {
   runtime::Clock& clock = *self->env_->clock;
@@ -491,7 +568,17 @@ Task<Status> Orchestrator::run_once(Orchestrator* self, std::shared_ptr<Link> li
     if (request.stop_token && token == *request.stop_token) break;
     input.assign(1, token);
   }
-  runtime::spawn(*self->env_->executor, release(self, link, request_id));
+  if (!self->config_.request_receipts || result.tokens.empty()) {
+    runtime::spawn(*self->env_->executor, release(self, link, request_id));
+    co_return Status::Ok();
+  }
+  const std::string sampling = sampling_text(request.sampling);
+  auto receipt = co_await release_for_receipt(self, link, request_id, uint32_t(result.tokens.back()), sampling);
+  if (!receipt.ok()) co_return receipt.status();
+  const Bytes key = link->receipt_keys.empty() ? Bytes{} : link->receipt_keys[0];
+  CPIPE_CO_RETURN_IF_ERROR(check_receipt(*receipt, key, request, result.tokens, sampling));
+  result.receipt = std::move(*receipt);
+  result.receipt_stage = 0;
   co_return Status::Ok();
 }
 

@@ -47,6 +47,10 @@ struct OrchestratorConfig {
   int max_attempts = 3;  // per request: the first try and the retries
   // The last stage picks the greedy token and sends only its id (no logits cross back).
   bool greedy_in_last_stage = false;
+  // Ask stage 0 for an AIR v1 receipt of every successful request (docs/receipts.md): the
+  // release carries the final token, the reply the receipt, which must verify with the key
+  // stage 0 announced in ready before the result is returned (RECEIPT_INVALID otherwise).
+  bool request_receipts = false;
 };
 
 struct GenerateRequest {
@@ -63,6 +67,8 @@ struct GenerateResult {
   double prompt_ms = 0;                     // prefill: request to first token (TTFT)
   std::vector<double> token_ms;             // per generated token; token_ms[0] == prompt_ms
   int attempts = 0;
+  Bytes receipt;       // request_receipts: stage 0's AIR v1 receipt (COSE_Sign1)
+  uint32_t receipt_stage = 0;  // the stage that signed it
 };
 
 struct OrchestratorStats {
@@ -118,6 +124,9 @@ class Orchestrator {
                                                uint32_t value, std::span<const int32_t> tokens);
   static runtime::Task<void> release(Orchestrator* self, std::shared_ptr<Link> link,
                                      uint64_t request_id);
+  static runtime::Task<Result<Bytes>> release_for_receipt(Orchestrator* self, std::shared_ptr<Link> link,
+                                                         uint64_t request_id, uint32_t final_token,
+                                                         std::string sampling);
 
   void mark_broken(Link& link, const Status& why);
   void notify_waiters(const Status& outcome);

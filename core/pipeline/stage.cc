@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "core/pipeline/peer_policy.h"
+#include "core/pipeline/stage_receipts.h"
 #include "core/pipeline/wire.h"
 #include "core/runtime/compute.h"
 #include "model/sampling.h"
@@ -24,6 +25,7 @@ struct Stage::Session {
   std::unique_ptr<SecureChannel> data_out;
   runtime::Oneshot<Status> upstream_ready;  // the upstream's hello arrived (or gave up)
   std::map<uint64_t, std::unique_ptr<StageSequence>> sequences;
+  ReceiptBook receipts;  // stage 0 with a signer: what each open request's receipt will say
   bool ended = false;
   bool data_running = false;
   Bytes out_header;  // scratch for tensor headers
@@ -97,7 +99,9 @@ void Stage::end_session(const char* why) {
   s->upstream_ready.set(make_error(ErrorCode::CANCELLED, why));
   // The data loop may be inside a compute job that uses a sequence; it drops them on exit.
   if (!s->data_running) s->sequences.clear();
+  s->receipts.clear();
   stats_.active_requests = 0;
+  stats_.receipt_records = 0;
   stats_.ready = false;
   log_.info("session ended", {{"why", why}});
 }
@@ -433,6 +437,8 @@ Task<Status> Stage::process(Stage* self, Session& session, ByteSpan bytes) {
     case DataKind::kError: {
       if (session.sequences.erase(h.request_id)) self->stats_.requests_released++;
       self->stats_.active_requests = uint32_t(session.sequences.size());
+      if (h.kind == DataKind::kRelease) co_return co_await forward_release(self, session, frame);
+      session.receipts.drop(h.request_id);
       co_return co_await send_bare(out, h, frame.message);
     }
     case DataKind::kTokens:
@@ -467,14 +473,18 @@ Task<Status> Stage::process(Stage* self, Session& session, ByteSpan bytes) {
   self->stats_.active_requests = uint32_t(session.sequences.size());
 
   const uint64_t T = frame.tensor.header.shape[1];
+  if (shape.is_first() && self->config_.receipt_signer) {
+    std::vector<int32_t> ids(T);
+    std::memcpy(ids.data(), frame.tensor.data.data(), frame.tensor.data.size());
+    session.receipts.on_tokens(h.request_id, h.flags & kFlagStart, h.value, ids, self->env_->clock->now());
+    self->stats_.receipt_records = uint32_t(session.receipts.size());
+  }
   Result<std::span<const float>> result = make_error(ErrorCode::INTERNAL, "not run");
   const ByteSpan in = frame.tensor.data;
   bool first = shape.is_first();
   runtime::ComputeCost cost{self->config_.cost_per_layer_token *
                             int64_t((shape.layer_end - shape.layer_begin) * T)};
-  co_await runtime::run_compute(
-      *self->env_->compute, *self->env_->executor,
-      [&] {
+  auto forward = [&] {
         // Element data is little-endian and may be unaligned inside the record: copy-free
         // reinterpretation only when aligned, which the channel's buffers guarantee in practice.
         if (first) {
@@ -489,11 +499,16 @@ Task<Status> Stage::process(Stage* self, Session& session, ByteSpan bytes) {
           std::memcpy(rows.data(), in.data(), in.size());
           result = model->forward_hidden(*seq, rows);
         }
-      },
-      cost);
+      };
+  if (self->config_.inline_decode && T == 1) {
+    forward();
+  } else {
+    co_await runtime::run_compute(*self->env_->compute, *self->env_->executor, forward, cost);
+  }
   if (!self->current(session)) co_return make_error(ErrorCode::CANCELLED, "session ended");
   if (!result.ok()) {
     session.sequences.erase(h.request_id);
+    session.receipts.drop(h.request_id);
     self->stats_.active_requests = uint32_t(session.sequences.size());
     co_return co_await send_error(out, h, result.status());
   }
@@ -513,6 +528,35 @@ Task<Status> Stage::process(Stage* self, Session& session, ByteSpan bytes) {
                    .step = h.step, .value = 0};
   std::vector<uint64_t> dims{1, uint64_t(values.size())};
   co_return co_await send_f32(out, reply, std::move(dims), values, session.out_header);
+}
+
+// Release travels the whole chain. Stage 0 with a signer answers a receipt request by signing
+// and swapping the request body (sampling text) for the receipt; every other stage forwards the
+// frame as it came.
+Task<Status> Stage::forward_release(Stage* self, Session& session, const DataFrame& frame) {
+  DataHeader h = frame.header;
+  ByteSpan body = frame.body;
+  Bytes signed_receipt;
+  const bool signing = self->config_.receipt_signer && self->config_.stage_idx == 0;
+  if (signing && (h.flags & kFlagReceiptRequest)) {
+    std::string_view sampling(reinterpret_cast<const char*>(body.data()), body.size());
+    auto r = session.receipts.sign(h.request_id, h.value, sampling, *self->config_.receipt_signer, *self->env_);
+    if (r.ok()) {
+      signed_receipt = std::move(*r);
+      h.flags = uint8_t((h.flags & ~kFlagReceiptRequest) | kFlagReceipt);
+      body = signed_receipt;
+    } else {
+      // The orchestrator sees the request flag come back and reports the request unreceipted.
+      self->log_.warn("receipt not issued", {{"request", std::to_string(h.request_id)},
+                                             {"error", r.status().to_string()}});
+    }
+  }
+  session.receipts.drop(h.request_id);
+  self->stats_.receipt_records = uint32_t(session.receipts.size());
+  uint8_t head[kDataHeaderSize];
+  encode_data_header(h, head);
+  ByteSpan parts[2] = {ByteSpan(head, kDataHeaderSize), body};
+  co_return co_await session.data_out->send_parts(parts);
 }
 
 }  // namespace cpipe::pipeline

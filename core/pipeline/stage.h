@@ -21,10 +21,13 @@
 #include "core/channel/secure_channel.h"
 #include "core/pipeline/manifest.h"
 #include "core/pipeline/stage_model.h"
+#include "core/receipt/receipt_signer.h"
 #include "core/runtime/env.h"
 #include "core/runtime/oneshot.h"
 
 namespace cpipe::pipeline {
+
+struct DataFrame;  // wire.h
 
 struct StageConfig {
   Manifest manifest;
@@ -42,8 +45,17 @@ struct StageConfig {
   runtime::Duration connect_timeout = std::chrono::seconds(2);
   // Simulated compute cost per layer per token (the simulator's clock advances by it).
   runtime::Duration cost_per_layer_token{0};
+  // Run single-token (decode) steps directly on the executor's thread instead of on Compute.
+  // A stage process computes one frame at a time anyway; handing a ~10 ms decode step to a worker
+  // and back costs two thread wake-ups per hop, which is most of the relay overhead on a real
+  // machine. Prefill (T > 1) still goes to Compute, so a long prompt cannot stall the control
+  // channel's health answers. Leave off in the simulator: there Compute advances virtual time.
+  bool inline_decode = false;
   // The receipt signing key's public half, announced in ready.
   Bytes receipt_public_key;
+  // Stage 0 with a signer issues one AIR v1 receipt per released request the orchestrator asks
+  // one for (docs/receipts.md). The signer outlives the stage and is bound to evidence first.
+  receipt::ReceiptSigner* receipt_signer = nullptr;
 };
 
 struct StageStats {
@@ -52,6 +64,7 @@ struct StageStats {
   uint64_t requests_started = 0;   // fresh KV caches created
   uint64_t requests_released = 0;
   uint32_t active_requests = 0;    // KV caches held now
+  uint32_t receipt_records = 0;    // stage 0 with a signer: open requests' receipt records
   bool ready = false;              // a session is established
 };
 
@@ -66,7 +79,11 @@ class Stage {
   // Binds the control and data_in listeners and starts accepting. The stage must stay alive
   // until its tasks are done (kill() ends them; the executor must then run dry).
   Status start();
-  void set_model(StageModel* model) { model_ = model; }
+  // Clears a refusal: a stage that refused while its cold start ran serves once it has loaded.
+  void set_model(StageModel* model) {
+    model_ = model;
+    refusal_ = Status::Ok();
+  }
   // The stage cannot serve (e.g. the key service said AccessDenied): every init is answered
   // with this error until set_model().
   void refuse(Status why) { refusal_ = std::move(why); }
@@ -91,6 +108,7 @@ class Stage {
       Stage* self, std::shared_ptr<Session> session);
   static runtime::Task<void> run_data(Stage* self, std::shared_ptr<Session> session);
   static runtime::Task<Status> process(Stage* self, Session& session, ByteSpan frame);
+  static runtime::Task<Status> forward_release(Stage* self, Session& session, const DataFrame& frame);
 
   void end_session(const char* why);
   bool current(const Session& s) const;

@@ -166,8 +166,15 @@ Result<DataFrame> decode_data_frame(ByteSpan bytes) {
       if (body.size() > kMaxMessageText) return protocol_error("error message too long");
       f.message.assign(reinterpret_cast<const char*>(body.data()), body.size());
       break;
-    case DataKind::kToken:
     case DataKind::kRelease:
+      if ((f.header.flags & kFlagReceiptRequest) && (f.header.flags & kFlagReceipt))
+        return protocol_error("release both asks for and carries a receipt");
+      if (!(f.header.flags & (kFlagReceiptRequest | kFlagReceipt)) && !body.empty())
+        return protocol_error("unexpected body in release frame");
+      if (body.size() > kMaxReleaseBody) return protocol_error("release body too long");
+      f.body = body;
+      break;
+    case DataKind::kToken:
       if (!body.empty()) return protocol_error("unexpected body in " +
                                                std::string(data_kind_name(f.header.kind)) + " frame");
       break;

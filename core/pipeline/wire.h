@@ -68,7 +68,16 @@ enum class DataKind : uint8_t {
 // Flags on kTokens/kHidden.
 inline constexpr uint8_t kFlagStart = 1;         // a new request: fresh KV cache (value = capacity)
 inline constexpr uint8_t kFlagGreedyInStage = 2;  // last stage picks the token (kToken reply)
-inline constexpr uint8_t kKnownFlags = kFlagStart | kFlagGreedyInStage;
+// Flags on kRelease (docs/receipts.md): the orchestrator asks stage 0 for the request's receipt
+// (value = the final generated token, which never went through the chain; body = the sampling
+// text hashed into request_hash); stage 0 answers by replacing the body with the AIR v1 receipt
+// and the flag with kFlagReceipt. A release that still carries kFlagReceiptRequest at the end
+// of the chain means no stage signed.
+inline constexpr uint8_t kFlagReceiptRequest = 4;
+inline constexpr uint8_t kFlagReceipt = 8;
+inline constexpr uint8_t kKnownFlags = kFlagStart | kFlagGreedyInStage | kFlagReceiptRequest | kFlagReceipt;
+// The largest release body (a receipt is about 700 bytes).
+inline constexpr size_t kMaxReleaseBody = 8192;
 
 // Fixed 20-byte header in front of every data frame (big-endian):
 //   kind u8 | flags u8 | reserved u16 (0) | request_id u64 | step u32 | value u32
@@ -90,6 +99,7 @@ struct DataFrame {
   DataHeader header;
   codec::TensorView tensor;  // tensor kinds
   std::string message;       // kError
+  ByteSpan body;             // kRelease: the sampling text or the receipt (see the flags)
   Bytes session_id;          // kHello
   uint32_t upstream = 0;     // kHello
 };

@@ -13,6 +13,7 @@
 
 #include "apps/cpipe/local_pipeline.h"
 #include "apps/cpipe/model_source.h"
+#include "apps/cpipe/scenario.h"
 #include "apps/cpipe/sim_pipeline_session.h"
 
 namespace cpipe::cli {
@@ -222,6 +223,28 @@ TEST(MultiProcessPipeline, UpWritesLatencyJsonWithTheRustPipelinesFields) {
   EXPECT_EQ(j["token_latencies_ms"].size(), 5u);
   EXPECT_GT(j["tokens_per_s"].get<double>(), 0.0);
   EXPECT_LE(j["p50_ms"].get<double>(), j["p99_ms"].get<double>());
+  std::remove(out.c_str());
+}
+
+// `cpipe run --record-costs` on real stage processes writes measured costs that a scenario
+// reads back as its costs: section.
+TEST(MultiProcessPipeline, RunRecordsCostsInTheScenarioFormat) {
+  LocalPipeline p(2);
+  p.start();
+  std::string out = temp_path("costs.yaml");
+  auto run = ChildProcess::spawn({CPIPE_BINARY, "run", "--manifest", p.manifest_path, "--model", p.model_dir,
+                                  "--prompt-ids", "464,2068,7586,21831", "--max-tokens", "6", "--record-costs", out},
+                                 "/dev/null");
+  ASSERT_TRUE(run.ok());
+  ASSERT_EQ((*run)->wait(20000), 0);
+  auto s = load_scenario(out);
+  ASSERT_TRUE(s.ok()) << s.status().to_string();
+  EXPECT_GT(s->compute_ms_per_layer_token, 0.0);
+  EXPECT_GT(s->nsm_ms.p50, 0.0);
+  EXPECT_LE(s->nsm_ms.p0, s->nsm_ms.p100);
+  EXPECT_GT(s->link_rtt_ms, 0.0);
+  EXPECT_LT(s->link_rtt_ms, 100.0);  // loopback: far below the enclave-to-enclave defaults' scale
+  EXPECT_EQ(s->kms_ms, Scenario{}.kms_ms);  // not measured locally: the defaults stay
   std::remove(out.c_str());
 }
 

@@ -122,5 +122,30 @@ TEST(PipelineWire, DataDecoderRejectsMalformedFrames) {
   expect_bad(frame_bytes(DataHeader{.kind = DataKind::kHidden}, Bytes(3, 0)), "garbage tensor");
 }
 
+TEST(PipelineWire, ReleaseFramesCarryTheReceiptRequestAndTheReceipt) {
+  std::string sampling = "greedy";
+  auto f = decode_data_frame(frame_bytes(
+      DataHeader{.kind = DataKind::kRelease, .flags = kFlagReceiptRequest, .request_id = 9, .value = 50256},
+      as_bytes(sampling)));
+  ASSERT_TRUE(f.ok()) << f.status().to_string();
+  EXPECT_EQ(f->header.value, 50256u);
+  EXPECT_EQ(to_string(f->body), sampling);
+  Bytes receipt(700, 0xd2);
+  f = decode_data_frame(frame_bytes(DataHeader{.kind = DataKind::kRelease, .flags = kFlagReceipt, .request_id = 9},
+                                    receipt));
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(Bytes(f->body.begin(), f->body.end()), receipt);
+  // Both flags at once, an oversized body: refused.
+  EXPECT_EQ(decode_data_frame(frame_bytes(DataHeader{.kind = DataKind::kRelease,
+                                                     .flags = kFlagReceipt | kFlagReceiptRequest},
+                                          receipt))
+                .code(),
+            ErrorCode::PIPELINE_PROTOCOL_ERROR);
+  EXPECT_EQ(decode_data_frame(frame_bytes(DataHeader{.kind = DataKind::kRelease, .flags = kFlagReceipt},
+                                          Bytes(kMaxReleaseBody + 1, 0)))
+                .code(),
+            ErrorCode::PIPELINE_PROTOCOL_ERROR);
+}
+
 }  // namespace
 }  // namespace cpipe::pipeline
