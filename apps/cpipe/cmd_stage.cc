@@ -17,7 +17,9 @@
 
 #include <boost/asio/signal_set.hpp>
 #include <iostream>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <sstream>
 
 #include "apps/cpipe/command_registry.h"
@@ -92,6 +94,72 @@ Status check_weights(const pipeline::Manifest& m, const pipeline::StageSpec& spe
   return Status::Ok();
 }
 
+// One stage process: its posix Env, its (mock-dev) attestation and the Stage server, started.
+// Members in destruction order: the stage goes first, the Env last.
+struct StageProcess {
+  std::unique_ptr<posix::PosixEnv> posix;
+  std::optional<LocalAttestation> attestation;
+  std::unique_ptr<pipeline::Stage> stage;
+};
+
+Result<StageProcess> start_stage_process(const Options& o, const pipeline::Manifest& manifest,
+                                         pipeline::StageModel* model, std::optional<Status> refusal) {
+  StageProcess p;
+  posix::PosixEnvOptions po;
+  po.compute_threads = 1;  // one job at a time anyway; the model's pool does the parallel work
+  po.event_format = o.json_events ? posix::EventFormat::kJson : posix::EventFormat::kText;
+  po.min_event_level = o.verbose ? EventLevel::kInfo : EventLevel::kWarn;
+  p.posix = posix::make_posix_env(po);
+  auto att = make_local_attestation(p.posix->env, /*stage=*/true);
+  if (!att.ok()) return att.status();
+  p.attestation.emplace(std::move(*att));
+  pipeline::StageConfig c;
+  c.manifest = manifest;
+  c.stage_idx = uint32_t(o.stage_idx);
+  c.channel = p.attestation->channel("stage" + std::to_string(o.stage_idx));
+  c.inline_decode = o.inline_decode;
+  p.stage = std::make_unique<pipeline::Stage>(p.posix->env, std::move(c), model);
+  if (refusal) p.stage->refuse(std::move(*refusal));
+  Status started = p.stage->start();
+  if (!started.ok()) return started;
+  return p;
+}
+
+// The line scripts and `cpipe up` wait for: where the stage listens and what it serves.
+std::string ready_line(const Options& o, const pipeline::StageSpec& spec, const pipeline::Stage& stage) {
+  std::ostringstream ready;
+  ready << "ready control=" << stage.control_endpoint().to_string()
+        << " data_in=" << stage.data_in_endpoint().to_string() << " stage=" << o.stage_idx
+        << " layers=" << spec.layer_start << ".." << spec.layer_end << " threads=" << o.threads
+        << " attestation=" << kLocalAttestation << " (DEVELOPMENT ONLY)";
+  return ready.str();
+}
+
+// Prints `line` (unless empty), serves until SIGINT/SIGTERM, then lets the stage's tasks see their streams
+// closed and end (bounded: a compute job may run) until also `finished()` holds.
+int serve_until_signal(StageProcess& p, const std::string& line, const std::function<bool()>& finished) {
+  posix::EventLoop& loop = p.posix->loop;
+  pipeline::Stage* stage = p.stage.get();
+  boost::asio::signal_set signals(loop.io_context(), SIGINT, SIGTERM);
+  bool stopping = false;
+  signals.async_wait([&](const boost::system::error_code& ec, int) {
+    if (ec) return;
+    stopping = true;
+    stage->kill();  // listeners and channels close; the orchestrator sees the stage gone
+    loop.stop();
+  });
+  if (!line.empty()) std::cout << line << std::endl;
+  loop.run();
+  signals.cancel();
+  if (!stopping) stage->kill();
+  bool settled = false;
+  runtime::TimerId id = loop.start_timer(std::chrono::milliseconds(300), [&settled] { settled = true; });
+  loop.run_until([&settled, &finished] { return settled && finished(); });
+  loop.cancel_timer(id);
+  p.stage.reset();
+  return kExitOk;
+}
+
 // The sealed boot runs on the stage's loop; the "ready" line follows it.
 runtime::Task<void> sealed_boot_task(runtime::Env* env, pipeline::Stage* stage, LocalSealedBoot* boot,
                                      std::string ready_line) {
@@ -126,50 +194,20 @@ int run_sealed(const Options& o, std::function<std::unique_ptr<pipeline::StageMo
   auto boot = make_local_sealed_boot(so);
   if (!boot.ok()) return report_error(boot.status(), false);
 
-  posix::PosixEnvOptions po;
-  po.compute_threads = 1;
-  po.event_format = o.json_events ? posix::EventFormat::kJson : posix::EventFormat::kText;
-  po.min_event_level = o.verbose ? EventLevel::kInfo : EventLevel::kWarn;
-  auto posix = posix::make_posix_env(po);
-  runtime::Env& env = posix->env;
-  auto att = make_local_attestation(env, /*stage=*/true);
-  if (!att.ok()) return report_error(att.status(), false);
-  pipeline::StageConfig c;
-  c.manifest = *manifest;
-  c.stage_idx = uint32_t(o.stage_idx);
-  c.channel = att->channel("stage" + std::to_string(o.stage_idx));
-  c.inline_decode = o.inline_decode;
-  auto stage = std::make_unique<pipeline::Stage>(env, std::move(c), nullptr);
-  stage->refuse(make_error(ErrorCode::KEYS_COLD_START_PENDING,
-                           "stage " + std::to_string(o.stage_idx) + " is cold-starting its sealed model"));
-  Status started = stage->start();
-  if (!started.ok()) return report_error(started, false);
-  boost::asio::signal_set signals(posix->loop.io_context(), SIGINT, SIGTERM);
-  bool stopping = false;
-  signals.async_wait([&](const boost::system::error_code& ec, int) {
-    if (ec) return;
-    stopping = true;
-    stage->kill();
-    posix->loop.stop();
-  });
-  std::ostringstream ready;
-  ready << "ready control=" << stage->control_endpoint().to_string()
-        << " data_in=" << stage->data_in_endpoint().to_string() << " stage=" << o.stage_idx
-        << " layers=" << spec.layer_start << ".." << spec.layer_end << " threads=" << o.threads
-        << " attestation=" << kLocalAttestation << " (DEVELOPMENT ONLY) key=dev-key (DEVELOPMENT ONLY)";
+  auto process = start_stage_process(
+      o, *manifest, nullptr,
+      make_error(ErrorCode::KEYS_COLD_START_PENDING,
+                 "stage " + std::to_string(o.stage_idx) + " is cold-starting its sealed model"));
+  if (!process.ok()) return report_error(process.status(), false);
+  pipeline::Stage* stage = process->stage.get();
+  const std::string ready = ready_line(o, spec, *stage) + " key=dev-key (DEVELOPMENT ONLY)";
   std::cout << "listening control=" << stage->control_endpoint().to_string()
             << " data_in=" << stage->data_in_endpoint().to_string() << " stage=" << o.stage_idx
             << " cold_start=running" << std::endl;
-  runtime::spawn(*env.executor, sealed_boot_task(&env, stage.get(), boot->get(), ready.str()));
-  posix->loop.run();
-  signals.cancel();
-  if (!stopping) stage->kill();
-  bool settled = false;
-  runtime::TimerId id = posix->loop.start_timer(std::chrono::milliseconds(300), [&settled] { settled = true; });
-  posix->loop.run_until([&settled, &boot] { return settled && (*boot)->done; });
-  posix->loop.cancel_timer(id);
-  stage.reset();
-  return kExitOk;
+  runtime::Env& env = process->posix->env;
+  runtime::spawn(*env.executor, sealed_boot_task(&env, stage, boot->get(), ready));
+  LocalSealedBoot* b = boot->get();
+  return serve_until_signal(*process, /*line=*/"", [b] { return b->done; });
 }
 
 int run(const Options& o) {
@@ -213,46 +251,10 @@ int run(const Options& o) {
   else
     stage_model = std::move(*loaded);
 
-  posix::PosixEnvOptions po;
-  po.compute_threads = 1;  // one job at a time anyway; the model's pool does the parallel work
-  po.event_format = o.json_events ? posix::EventFormat::kJson : posix::EventFormat::kText;
-  po.min_event_level = o.verbose ? EventLevel::kInfo : EventLevel::kWarn;
-  auto posix = posix::make_posix_env(po);
-  runtime::Env& env = posix->env;
-  auto att = make_local_attestation(env, /*stage=*/true);
-  if (!att.ok()) return report_error(att.status(), false);
-
-  pipeline::StageConfig c;
-  c.manifest = *manifest;
-  c.stage_idx = uint32_t(o.stage_idx);
-  c.channel = att->channel("stage" + std::to_string(o.stage_idx));
-  c.inline_decode = o.inline_decode;
-  auto stage = std::make_unique<pipeline::Stage>(env, std::move(c), stage_model.get());
-  Status started = stage->start();
-  if (!started.ok()) return report_error(started, false);
-
-  boost::asio::signal_set signals(posix->loop.io_context(), SIGINT, SIGTERM);
-  bool stopping = false;
-  signals.async_wait([&](const boost::system::error_code& ec, int) {
-    if (ec) return;
-    stopping = true;
-    stage->kill();  // listeners and channels close; the orchestrator sees the stage gone
-    posix->loop.stop();
-  });
-  std::cout << "ready control=" << stage->control_endpoint().to_string()
-            << " data_in=" << stage->data_in_endpoint().to_string() << " stage=" << o.stage_idx
-            << " layers=" << spec.layer_start << ".." << spec.layer_end << " threads=" << o.threads
-            << " attestation=" << kLocalAttestation << " (DEVELOPMENT ONLY)" << std::endl;
-  posix->loop.run();
-  signals.cancel();
-  if (!stopping) stage->kill();
-  // Let the stage's tasks see their streams closed and end (bounded: a compute job may run).
-  bool settled = false;
-  runtime::TimerId id = posix->loop.start_timer(std::chrono::milliseconds(300), [&settled] { settled = true; });
-  posix->loop.run_until([&settled] { return settled; });
-  posix->loop.cancel_timer(id);
-  stage.reset();
-  return kExitOk;
+  auto process = start_stage_process(o, *manifest, stage_model.get(), std::nullopt);
+  if (!process.ok()) return report_error(process.status(), false);
+  pipeline::Stage* stage = process->stage.get();
+  return serve_until_signal(*process, ready_line(o, spec, *stage), [] { return true; });
 }
 
 const CommandRegistrar kRegistrar([](CLI::App& root) {
