@@ -416,6 +416,23 @@ Task<Result<Orchestrator::StepReply>> Orchestrator::step(Orchestrator* self, std
                                                          uint64_t request_id, uint32_t step_no,
                                                          uint8_t flags, uint32_t value,
                                                          std::span<const int32_t> tokens) {
+  uint8_t header[kDataHeaderSize];
+  encode_data_header(DataHeader{.kind = DataKind::kTokens, .flags = flags,
+                                .request_id = request_id, .step = step_no, .value = value},
+                     header);
+  codec::TensorHeader th{.dtype = codec::DType::I32, .shape = {1, tokens.size()}, .name = {}};
+  Bytes tensor_header;
+  ByteSpan data(reinterpret_cast<const uint8_t*>(tokens.data()), tokens.size_bytes());
+  CPIPE_CO_RETURN_IF_ERROR(codec::encode_tensor_header(th, data.size(), tensor_header));
+  ByteSpan parts[3] = {ByteSpan(header, kDataHeaderSize), tensor_header, data};
+  std::string what = "reply";
+  co_return co_await exchange(self, std::move(link), request_id, parts, std::move(what));
+}
+
+Task<Result<Orchestrator::StepReply>> Orchestrator::exchange(Orchestrator* self, std::shared_ptr<Link> link,
+                                                             uint64_t request_id,
+                                                             std::span<const ByteSpan> parts,
+                                                             std::string what) {
   runtime::Oneshot<Result<StepReply>> reply(*self->env_->executor);
   link->pending.insert_or_assign(request_id, reply);
   {
@@ -424,21 +441,13 @@ Task<Result<Orchestrator::StepReply>> Orchestrator::step(Orchestrator* self, std
       link->pending.erase(request_id);
       co_return stage_failed("pipeline broke: " + link->broken.to_string());
     }
-    uint8_t header[kDataHeaderSize];
-    encode_data_header(DataHeader{.kind = DataKind::kTokens, .flags = flags,
-                                  .request_id = request_id, .step = step_no, .value = value},
-                       header);
-    codec::TensorHeader th{.dtype = codec::DType::I32, .shape = {1, tokens.size()}, .name = {}};
-    Bytes tensor_header;
-    ByteSpan data(reinterpret_cast<const uint8_t*>(tokens.data()), tokens.size_bytes());
-    CPIPE_CO_RETURN_IF_ERROR(codec::encode_tensor_header(th, data.size(), tensor_header));
-    ByteSpan parts[3] = {ByteSpan(header, kDataHeaderSize), tensor_header, data};
     Status sent = co_await link->data_out->send_parts(parts);
     if (!sent.ok())
       self->mark_broken(*link, stage_failed("sending to stage 0 failed: " + sent.to_string()));
   }
-  runtime::ScopedTimer timeout(*self->env_->clock, self->config_.step_timeout, [reply] {
-    reply.set(make_error(ErrorCode::DEADLINE_EXCEEDED, "no reply within the step timeout"));
+  std::string late = "no " + what + " within the step timeout";
+  runtime::ScopedTimer timeout(*self->env_->clock, self->config_.step_timeout, [reply, late] {
+    reply.set(make_error(ErrorCode::DEADLINE_EXCEEDED, late));
   });
   Result<StepReply> r = co_await reply;
   timeout.cancel();
@@ -464,32 +473,13 @@ Task<void> Orchestrator::release(Orchestrator* self, std::shared_ptr<Link> link,
 Task<Result<Bytes>> Orchestrator::release_for_receipt(Orchestrator* self, std::shared_ptr<Link> link,
                                                       uint64_t request_id, uint32_t final_token,
                                                       std::string sampling) {
-  runtime::Oneshot<Result<StepReply>> reply(*self->env_->executor);
-  link->pending.insert_or_assign(request_id, reply);
-  {
-    auto guard = co_await link->send_lock.lock();
-    if (!link->broken.ok()) {
-      link->pending.erase(request_id);
-      co_return stage_failed("pipeline broke: " + link->broken.to_string());
-    }
-    uint8_t header[kDataHeaderSize];
-    encode_data_header(DataHeader{.kind = DataKind::kRelease, .flags = kFlagReceiptRequest,
-                                  .request_id = request_id, .step = 0, .value = final_token},
-                       header);
-    ByteSpan parts[2] = {ByteSpan(header, kDataHeaderSize), as_bytes(sampling)};
-    Status sent = co_await link->data_out->send_parts(parts);
-    if (!sent.ok()) self->mark_broken(*link, stage_failed("release failed: " + sent.to_string()));
-  }
-  runtime::ScopedTimer timeout(*self->env_->clock, self->config_.step_timeout, [reply] {
-    reply.set(make_error(ErrorCode::DEADLINE_EXCEEDED, "no receipt within the step timeout"));
-  });
-  Result<StepReply> r = co_await reply;
-  timeout.cancel();
-  link->pending.erase(request_id);
-  if (r.code() == ErrorCode::DEADLINE_EXCEEDED) {
-    self->mark_broken(*link, stage_failed(r.status().message()));
-    co_return stage_failed(r.status().message());
-  }
+  uint8_t header[kDataHeaderSize];
+  encode_data_header(DataHeader{.kind = DataKind::kRelease, .flags = kFlagReceiptRequest,
+                                .request_id = request_id, .step = 0, .value = final_token},
+                     header);
+  ByteSpan parts[2] = {ByteSpan(header, kDataHeaderSize), as_bytes(sampling)};
+  std::string what = "receipt";
+  Result<StepReply> r = co_await exchange(self, std::move(link), request_id, parts, std::move(what));
   if (!r.ok()) co_return r.status();
   if (r->receipt.empty())
     co_return make_error(ErrorCode::RECEIPT_INVALID, "stage 0 issued no receipt for the request");

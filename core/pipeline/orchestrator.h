@@ -122,6 +122,11 @@ class Orchestrator {
   static runtime::Task<Result<StepReply>> step(Orchestrator* self, std::shared_ptr<Link> link,
                                                uint64_t request_id, uint32_t step, uint8_t flags,
                                                uint32_t value, std::span<const int32_t> tokens);
+  // Sends one data frame (header and payload parts) for `request_id` down the chain and waits
+  // for the reply the last stage sends back; a reply missing past step_timeout breaks the link.
+  static runtime::Task<Result<StepReply>> exchange(Orchestrator* self, std::shared_ptr<Link> link,
+                                                   uint64_t request_id, std::span<const ByteSpan> parts,
+                                                   std::string what);
   static runtime::Task<void> release(Orchestrator* self, std::shared_ptr<Link> link,
                                      uint64_t request_id);
   static runtime::Task<Result<Bytes>> release_for_receipt(Orchestrator* self, std::shared_ptr<Link> link,
