@@ -461,26 +461,22 @@ Result<SimPipelineReport> run_sim_pipeline(const SimPipelineOptions& opt) {
 
   // Faults: the scenario's, plus the command-line shorthands (kill, partition, tamper).
   std::vector<SimFault> faults = opt.faults;
-  if (opt.partition_stage) {
-    if (*opt.partition_stage < 0 || *opt.partition_stage >= opt.stages)
-      return make_error(ErrorCode::INVALID_ARGUMENT, "partition_stage is not a stage");
+  // A shorthand fault on one stage, after kill_after_forwards forward passes, lasting duration_ms.
+  auto stage_fault = [&](FaultKind kind, int stage, double duration_ms, const char* flag) -> Status {
+    if (stage < 0 || stage >= opt.stages)
+      return make_error(ErrorCode::INVALID_ARGUMENT, std::string(flag) + " is not a stage");
     SimFault f;
-    f.kind = FaultKind::kPartition;
-    f.stage = *opt.partition_stage;
+    f.kind = kind;
+    f.stage = stage;
     f.after_forwards = opt.kill_after_forwards;
-    f.duration_ms = opt.partition_ms;
+    f.duration_ms = duration_ms;
     faults.push_back(f);
-  }
-  if (opt.kill_stage) {
-    if (*opt.kill_stage < 0 || *opt.kill_stage >= opt.stages)
-      return make_error(ErrorCode::INVALID_ARGUMENT, "--kill-stage is not a stage");
-    SimFault f;
-    f.kind = FaultKind::kKill;
-    f.stage = *opt.kill_stage;
-    f.after_forwards = opt.kill_after_forwards;
-    f.duration_ms = opt.restart_after_ms;
-    faults.push_back(f);
-  }
+    return Status::Ok();
+  };
+  if (opt.partition_stage)
+    CPIPE_RETURN_IF_ERROR(stage_fault(FaultKind::kPartition, *opt.partition_stage, opt.partition_ms, "partition_stage"));
+  if (opt.kill_stage)
+    CPIPE_RETURN_IF_ERROR(stage_fault(FaultKind::kKill, *opt.kill_stage, opt.restart_after_ms, "--kill-stage"));
   if (opt.tamper_stage1_data) {
     if (opt.stages < 2) return make_error(ErrorCode::INVALID_ARGUMENT, "tampering needs 2 stages");
     // Every data segment into stage 1's data_in after each connection's handshake, for good.
