@@ -4,7 +4,9 @@
 // latency is then measured INTERLEAVED — round after round, each round visiting every stage
 // count (in a rotated order) and every mode — so machine drift hits all stage counts alike. The
 // relay overhead per k is (median k-stage - median 1-stage) / median 1-stage, pooled and per
-// round. Then throughput (tokens/s) with p50/p99 token latency at each concurrency. Both modes:
+// round (with a bootstrap interval). The relay cost separates the hops from the compute: every
+// stage reports the time its forward passes took, and what remains of a request's latency is
+// channels, hops and relaying, compared round by round with the 1-stage pipeline. Then throughput (tokens/s) with p50/p99 token latency at each concurrency. Both modes:
 // logits back to the orchestrator, and greedy in the last stage (only the token id comes back).
 // Every stage process runs --threads model threads (default 1, the 1-stage baseline too): on a
 // 2-core machine more would just fight over the cores.
@@ -15,6 +17,7 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -74,8 +77,34 @@ struct Series {
   std::vector<double> decode_ms;         // every decode step of every round
   std::vector<double> ttft_ms;
   std::vector<double> round_median_ms;   // one per round
+  // One per round: the request's latency per generated token split into the stages' forward
+  // passes (their own clocks, reported in pongs) and the rest — channels, hops, the host relay,
+  // sampling, queueing. The rest is what a relay costs, without the compute's noise.
+  std::vector<double> compute_ms_per_token;
+  std::vector<double> other_ms_per_token;
+  std::vector<std::vector<double>> stage_compute_ms_per_token;  // [stage][round]
   std::vector<int32_t> tokens;           // the last run's output (all must agree)
 };
+
+std::vector<double> stage_p50(const std::vector<std::vector<double>>& per_stage) {
+  std::vector<double> out;
+  for (const auto& v : per_stage) out.push_back(percentile(v, 50));
+  return out;
+}
+
+// A 95% interval for the median of `v`: percentile bootstrap, fixed seed (the same data give the
+// same interval).
+std::pair<double, double> median_interval(const std::vector<double>& v) {
+  if (v.size() < 2) return {percentile(v, 50), percentile(v, 50)};
+  std::mt19937_64 rng(20261206);
+  std::uniform_int_distribution<size_t> pick(0, v.size() - 1);
+  std::vector<double> medians, sample(v.size());
+  for (int b = 0; b < 2000; ++b) {
+    for (double& x : sample) x = v[pick(rng)];
+    medians.push_back(percentile(sample, 50));
+  }
+  return {percentile(medians, 2.5), percentile(medians, 97.5)};
+}
 
 nlohmann::ordered_json stats_json(const std::vector<double>& v) {
   double mean = 0;
@@ -187,6 +216,17 @@ int run(const Options& o) {
           s.decode_ms.insert(s.decode_ms.end(), decode.begin(), decode.end());
           s.ttft_ms.push_back(res.prompt_ms);
           s.round_median_ms.push_back(percentile(decode, 50));
+          double total_ms = 0, compute_ms = 0;
+          for (double t : res.token_ms) total_ms += t;
+          for (const auto& w : r.stage_work) compute_ms += double(w.compute_us) / 1000.0;
+          if (!r.stage_work.empty() && !res.tokens.empty()) {
+            double n = double(res.tokens.size());
+            s.compute_ms_per_token.push_back(compute_ms / n);
+            s.other_ms_per_token.push_back((total_ms - compute_ms) / n);
+            s.stage_compute_ms_per_token.resize(r.stage_work.size());
+            for (size_t i = 0; i < r.stage_work.size(); ++i)
+              s.stage_compute_ms_per_token[i].push_back(double(r.stage_work[i].compute_us) / 1000.0 / n);
+          }
           s.tokens = res.tokens;
         }
       }
@@ -218,6 +258,9 @@ int run(const Options& o) {
                      {"decode_ms", stats_json(s.decode_ms)},
                      {"ttft_ms", stats_json(s.ttft_ms)},
                      {"round_median_ms", s.round_median_ms},
+                     {"compute_ms_per_token", stats_json(s.compute_ms_per_token)},
+                     {"non_compute_ms_per_token", stats_json(s.other_ms_per_token)},
+                     {"stage_compute_ms_per_token_p50", stage_p50(s.stage_compute_ms_per_token)},
                      {"tokens", s.tokens}});
       if (!reference) reference = &s.tokens;
       same_tokens = same_tokens && s.tokens == *reference;
@@ -234,15 +277,31 @@ int run(const Options& o) {
         std::vector<double> paired;
         for (size_t r = 0; r < std::min(base.round_median_ms.size(), s.round_median_ms.size()); ++r)
           paired.push_back((s.round_median_ms[r] - base.round_median_ms[r]) / base.round_median_ms[r]);
+        auto [paired_lo, paired_hi] = median_interval(paired);
+        // The relay's own cost: extra non-compute time per token over the 1-stage pipeline, as a
+        // share of the 1-stage decode latency (paired by round, then the median).
+        std::vector<double> hop;
+        for (size_t r = 0; r < std::min(base.other_ms_per_token.size(), s.other_ms_per_token.size()); ++r)
+          hop.push_back(s.other_ms_per_token[r] - base.other_ms_per_token[r]);
+        auto [hop_lo, hop_hi] = median_interval(hop);
+        double hop_ms = percentile(hop, 50);
         over.push_back({{"stages", key.first},
                         {"mode", key.second ? "greedy_in_last_stage" : "logits"},
                         {"overhead", b > 0 ? (v - b) / b : 0.0},
                         {"overhead_pct", b > 0 ? 100.0 * (v - b) / b : 0.0},
                         {"per_round_overhead", paired},
                         {"per_round_overhead_median", percentile(paired, 50)},
+                        {"per_round_overhead_median_95ci", {paired_lo, paired_hi}},
+                        {"relay_cost_ms_per_token", hop_ms},
+                        {"relay_cost_ms_per_token_95ci", {hop_lo, hop_hi}},
+                        {"relay_cost_pct", b > 0 ? 100.0 * hop_ms / b : 0.0},
+                        {"relay_cost_pct_95ci", {b > 0 ? 100.0 * hop_lo / b : 0.0, b > 0 ? 100.0 * hop_hi / b : 0.0}},
                         // The least disturbed round of each: robust to other load on a shared box.
                         {"best_round_overhead", best_b > 0 ? (best_v - best_b) / best_b : 0.0},
-                        {"definition", "(median k-stage decode ms - median 1-stage) / median 1-stage"}});
+                        {"definition", "overhead: (median k-stage decode ms - median 1-stage) / median 1-stage; "
+                                       "relay_cost: per round, (k-stage - 1-stage) request latency per token "
+                                       "not spent in the stages' forward passes, median over rounds, "
+                                       "as a share of the median 1-stage decode ms"}});
       }
     }
 

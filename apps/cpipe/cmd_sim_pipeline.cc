@@ -1,4 +1,5 @@
-// `cpipe sim pipeline`: GPT-2 sharded across N simulated Nitro enclaves behind an untrusted
+// `cpipe sim pipeline`: GPT-2 sharded across N simulated enclaves (Nitro by default; simulated
+// SEV-SNP guests or DEVELOPMENT-ONLY mock-dev processes with --platform) behind an untrusted
 // host, driven by the orchestrator — the README's main job. Prints the generated ids (and text
 // when a tokenizer is at hand), what the host saw, and the trace hash that pins the run.
 #include <fstream>
@@ -201,6 +202,10 @@ const CommandRegistrar kRegistrar([](CLI::App& root) {
   CLI::App* cmd = sim->add_subcommand(
       "pipeline", "GPT-2 sharded across simulated attested enclaves behind an untrusted host");
   cmd->add_option("--stages", opt->session.stages, "Pipeline stages")->check(CLI::Range(1, 16));
+  cmd->add_option("--platform", opt->session.platform,
+                  "What stages attest with: nitro (SimNsm), sev-snp (simulated SNP firmware), local (mock-dev, "
+                  "DEVELOPMENT ONLY)")
+      ->check(CLI::IsMember({"nitro", "sev-snp", "local"}));
   cmd->add_option("--seed", opt->session.seed, "Simulation seed");
   cmd->add_option("--model", opt->model_dir, "Model directory (default: synthesized tiny GPT-2)");
   cmd->add_option("--tokenizer", opt->tokenizer_dir, "Tokenizer directory");

@@ -50,6 +50,13 @@ nlohmann::ordered_json seed_json(const ScenarioSeedResult& r, const std::string&
   for (const auto& q : r.report.requests) outcomes.push_back(q.code);
   j["pipeline_failures"] = r.report.pipeline_failures;
   j["retries"] = r.report.retries;
+  if (r.report.sealed) {
+    // The key delivery's view: KMS calls, the clients' retries, and injected service errors.
+    j["kms_requests"] = r.report.kms_requests;
+    j["kms_retries"] = r.report.kms_retries;
+    j["s3_retries"] = r.report.s3_retries;
+    j["service_errors"] = r.report.service_errors;
+  }
   auto& v = j["violations"] = nlohmann::ordered_json::array();
   for (const auto& x : r.violations) v.push_back({{"invariant", x.invariant}, {"detail", x.detail}});
   if (!r.ok()) j["replay"] = replay_command(file, r.seed);

@@ -147,6 +147,9 @@ struct LocalRunOptions {
   runtime::Duration health_timeout = std::chrono::seconds(2);
   runtime::Duration recovery_timeout = std::chrono::seconds(30);
   int max_attempts = 3;
+  // Ask every stage for its counters before the first request and after the last one
+  // (LocalRunReport::stage_work): a ping each, outside the measured requests.
+  bool probe_stages = true;
   // Called every poll_interval on the loop thread while requests run (tests restart stages).
   std::function<void()> poll;
   runtime::Duration poll_interval = std::chrono::milliseconds(50);
@@ -163,6 +166,9 @@ struct LocalRunReport {
   double wall_ms = 0;                         // first request sent -> last one done
   std::string stage_platform;
   pipeline::OrchestratorStats stats;
+  // probe_stages: what each stage did during the requests (counters after minus before); empty
+  // when a probe failed or a stage restarted in between (its counters started over).
+  std::vector<pipeline::StageCounters> stage_work;
   bool all_ok() const;
 };
 

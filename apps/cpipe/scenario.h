@@ -56,6 +56,7 @@ struct Scenario {
   bool host_proxy = false;
   uint32_t session_limit = 100;
   bool greedy_in_last_stage = false;
+  bool receipts = false;  // stage 0 signs an AIR v1 receipt per answer (receipts_verify)
   std::optional<int> rogue_stage;  // this stage runs an enclave image the manifest does not pin
   // costs (defaults: the published Nitro figures)
   double compute_ms_per_layer_token = 3.5;

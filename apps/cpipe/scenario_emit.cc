@@ -27,12 +27,21 @@ void fault(YAML::Emitter& out, const SimFault& f) {
     out << YAML::Key << "count" << YAML::Value << f.count << YAML::EndMap;
     return;
   }
+  if (f.kind == FaultKind::kKmsError || f.kind == FaultKind::kS3Error) {
+    out << YAML::Key << "node" << YAML::Value << (f.kind == FaultKind::kKmsError ? "kms" : "s3");
+    out << YAML::Key << "at_ms" << YAML::Value << f.at_ms.value_or(0);
+    duration(out, "duration_ms", f.duration_ms);
+    out << YAML::Key << "count" << YAML::Value << f.count << YAML::Key << "error" << YAML::Value << f.error
+        << YAML::EndMap;
+    return;
+  }
   if (f.stage == kFaultNodeOrchestrator) out << YAML::Key << "node" << YAML::Value << "orchestrator";
   else if (f.stage == kFaultNodeKms) out << YAML::Key << "node" << YAML::Value << "kms";
   else if (f.stage == kFaultNodeS3) out << YAML::Key << "node" << YAML::Value << "s3";
   else out << YAML::Key << "stage" << YAML::Value << f.stage;
   if (f.at_ms) out << YAML::Key << "at_ms" << YAML::Value << *f.at_ms;
   if (f.after_forwards) out << YAML::Key << "after_token" << YAML::Value << *f.after_forwards;
+  if (f.during) out << YAML::Key << "during" << YAML::Value << std::string(fault_event_name(*f.during));
   switch (f.kind) {
     case FaultKind::kKill:
       duration(out, "restart_after_ms", f.duration_ms);
@@ -72,6 +81,8 @@ void fault(YAML::Emitter& out, const SimFault& f) {
       duration(out, "duration_ms", f.duration_ms);
       break;
     case FaultKind::kKmsThrottle:
+    case FaultKind::kKmsError:  // written above
+    case FaultKind::kS3Error:
       break;
   }
   out << YAML::EndMap;
@@ -104,6 +115,7 @@ std::string scenario_to_yaml(const Scenario& s) {
     out << YAML::Key << "path" << YAML::Value << s.model_path;
   out << YAML::EndMap;
   if (s.sealed) out << YAML::Key << "sealed" << YAML::Value << true;
+  if (s.receipts) out << YAML::Key << "receipts" << YAML::Value << true;
   out << YAML::Key << "session_limit" << YAML::Value << s.session_limit;
   out << YAML::Key << "greedy_in_last_stage" << YAML::Value << s.greedy_in_last_stage;
   if (s.rogue_stage) out << YAML::Key << "rogue_stage" << YAML::Value << *s.rogue_stage;
@@ -123,7 +135,12 @@ std::string scenario_to_yaml(const Scenario& s) {
       << YAML::BeginSeq;
   for (const SimWorkItem& r : s.requests) {
     out << YAML::Flow << YAML::BeginMap << YAML::Key << "session" << YAML::Value << r.session
-        << YAML::Key << "prompt" << YAML::Value << YAML::Flow << r.prompt << YAML::Key << "tokens"
+        << YAML::Key << "prompt" << YAML::Value;
+    if (r.prompt_text.empty())
+      out << YAML::Flow << r.prompt;
+    else
+      out << YAML::DoubleQuoted << r.prompt_text;
+    out << YAML::Key << "tokens"
         << YAML::Value << r.max_new_tokens << YAML::Key << "at_ms" << YAML::Value << r.at_ms << YAML::EndMap;
   }
   out << YAML::EndSeq << YAML::EndMap;

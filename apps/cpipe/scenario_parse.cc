@@ -94,16 +94,25 @@ class Parser {
     return out;
   }
 
+  // A prompt: text (tokenized with the model's tokenizer before the run) or token ids.
+  SimWorkItem prompt(const YAML::Node& n, const std::string& p) const {
+    SimWorkItem item;
+    if (n.IsScalar()) {
+      item.prompt_text = n.as<std::string>();
+      if (item.prompt_text.empty()) fail(n, p, "an empty prompt");
+    } else {
+      item.prompt = ids(n, p);
+    }
+    return item;
+  }
+
   void topology(const YAML::Node& n, Scenario& s) const {
     map_with_keys(n, "topology", {"platform", "stages", "model", "sealed", "host_proxy",
-                                  "session_limit", "greedy_in_last_stage", "rogue_stage"});
+                                  "session_limit", "greedy_in_last_stage", "rogue_stage", "receipts"});
     if (n["platform"]) {
       s.platform = text(n["platform"], "topology.platform");
       if (s.platform != "nitro" && s.platform != "sev-snp" && s.platform != "local")
         fail(n["platform"], "topology.platform", "must be nitro, sev-snp or local");
-      if (s.platform != "nitro")
-        fail(n["platform"], "topology.platform",
-             "only nitro is simulated so far (sev-snp and local run as real processes)");
     }
     if (const YAML::Node st = n["stages"]) {
       if (st.IsSequence()) {
@@ -142,6 +151,18 @@ class Parser {
     }
     if (n["greedy_in_last_stage"])
       s.greedy_in_last_stage = boolean(n["greedy_in_last_stage"], "topology.greedy_in_last_stage");
+    // Stage 0 signs a receipt per answer with a key bound into its boot evidence; the
+    // receipts_verify invariant then checks each one.
+    if (n["receipts"]) s.receipts = boolean(n["receipts"], "topology.receipts");
+    // The simulator's key path (SimKms) releases keys only to a Nitro attestation document with a
+    // Recipient, as real AWS KMS does; receipts name the signing stage's simulated Nitro evidence.
+    if (s.platform != "nitro" && s.sealed)
+      fail(n["sealed"], "topology.sealed",
+           "sealed: true needs platform nitro: the simulated KMS (the only simulated key path) releases keys "
+           "only to Nitro attestation documents with a Recipient, not to " + s.platform + " evidence");
+    if (s.platform != "nitro" && s.receipts)
+      fail(n["receipts"], "topology.receipts",
+           "receipts need platform nitro: receipt evidence is checked against the simulated Nitro root");
   }
 
   void costs(const YAML::Node& n, Scenario& s) const {
@@ -164,11 +185,12 @@ class Parser {
     map_with_keys(n, "workload", {"sessions", "requests_per_session", "prompts", "tokens",
                                   "arrival_gap_ms", "requests"});
     int tokens = n["tokens"] ? int(at_least(n["tokens"], "workload.tokens", 1)) : 8;
-    std::vector<std::vector<int32_t>> prompts = {{464, 2068, 7586, 21831}};
+    std::vector<SimWorkItem> prompts(1);
+    prompts[0].prompt = {464, 2068, 7586, 21831};
     if (const YAML::Node p = n["prompts"]) {
-      if (!p.IsSequence() || p.size() == 0) fail(p, "workload.prompts", "must be a list of token-id lists");
+      if (!p.IsSequence() || p.size() == 0) fail(p, "workload.prompts", "must be a list of prompts (texts or token-id lists)");
       prompts.clear();
-      for (size_t i = 0; i < p.size(); ++i) prompts.push_back(ids(p[i], "workload.prompts[" + std::to_string(i) + "]"));
+      for (size_t i = 0; i < p.size(); ++i) prompts.push_back(prompt(p[i], "workload.prompts[" + std::to_string(i) + "]"));
     }
     if (const YAML::Node r = n["requests"]) {
       for (const char* k : {"sessions", "requests_per_session", "arrival_gap_ms"})
@@ -179,7 +201,9 @@ class Parser {
         map_with_keys(r[i], p, {"session", "prompt", "tokens", "at_ms"});
         SimWorkItem item;
         item.session = r[i]["session"] ? int(at_least(r[i]["session"], p + ".session", 0)) : 0;
-        item.prompt = r[i]["prompt"] ? ids(r[i]["prompt"], p + ".prompt") : prompts[i % prompts.size()];
+        SimWorkItem text_or_ids = r[i]["prompt"] ? prompt(r[i]["prompt"], p + ".prompt") : prompts[i % prompts.size()];
+        item.prompt = text_or_ids.prompt;
+        item.prompt_text = text_or_ids.prompt_text;
         item.max_new_tokens = r[i]["tokens"] ? int(at_least(r[i]["tokens"], p + ".tokens", 1)) : tokens;
         item.at_ms = r[i]["at_ms"] ? non_negative(r[i]["at_ms"], p + ".at_ms") : 0;
         s.requests.push_back(std::move(item));
@@ -191,8 +215,13 @@ class Parser {
     double gap = n["arrival_gap_ms"] ? non_negative(n["arrival_gap_ms"], "workload.arrival_gap_ms") : 0;
     s.requests.clear();
     for (int q = 0; q < sessions; ++q)
-      for (int r = 0; r < per; ++r)
-        s.requests.push_back({q, prompts[size_t(q * per + r) % prompts.size()], tokens, r * gap});
+      for (int r = 0; r < per; ++r) {
+        SimWorkItem item = prompts[size_t(q * per + r) % prompts.size()];
+        item.session = q;
+        item.max_new_tokens = tokens;
+        item.at_ms = r * gap;
+        s.requests.push_back(std::move(item));
+      }
   }
 
   SimFault fault(const YAML::Node& n, const std::string& p, int stages, bool sealed) const {
@@ -204,7 +233,7 @@ class Parser {
     f.kind = *kind;
     std::set<std::string> keys = {"kind", "stage", "at_ms", "after_token"};
     switch (f.kind) {
-      case FaultKind::kKill: keys.insert("restart_after_ms"); f.duration_ms = 500; break;
+      case FaultKind::kKill: keys.insert({"restart_after_ms", "during"}); f.duration_ms = 500; break;
       case FaultKind::kPartition: keys.insert({"duration_ms", "direction"}); f.duration_ms = 1000; break;
       case FaultKind::kStall: keys.insert({"duration_ms", "direction"}); f.duration_ms = 500; break;
       case FaultKind::kReset: break;
@@ -215,6 +244,8 @@ class Parser {
       case FaultKind::kClockJump: keys.insert({"duration_ms", "jump_ms", "node"}); break;
       case FaultKind::kNsmFail: keys.insert("duration_ms"); f.duration_ms = 1000; break;
       case FaultKind::kKmsThrottle: keys = {"kind", "count"}; break;
+      case FaultKind::kKmsError:
+      case FaultKind::kS3Error: keys = {"kind", "node", "at_ms", "duration_ms", "count", "error"}; break;
     }
     bool network = f.kind == FaultKind::kPartition || f.kind == FaultKind::kStall || f.kind == FaultKind::kReset ||
                    f.kind == FaultKind::kLinkLatency || f.kind == FaultKind::kBandwidth;
@@ -230,6 +261,7 @@ class Parser {
       f.count = int(at_least(n["count"], p + ".count", 1));
       return f;
     }
+    if (f.kind == FaultKind::kKmsError || f.kind == FaultKind::kS3Error) return service_fault(n, p, sealed, f);
     if (n["node"]) {
       if (n["stage"]) fail(n["node"], p + ".node", "give stage or node, not both");
       std::string node = text(n["node"], p + ".node");
@@ -246,10 +278,19 @@ class Parser {
       f.stage = int(at_least(n["stage"], p + ".stage", 0));
       if (f.stage >= stages) fail(n["stage"], p + ".stage", "no such stage (" + std::to_string(stages) + " stages)");
     }
-    if (n["at_ms"] && n["after_token"]) fail(n["after_token"], p + ".after_token", "give at_ms or after_token, not both");
+    if (int(bool(n["at_ms"])) + int(bool(n["after_token"])) + int(bool(n["during"])) > 1)
+      fail(n["during"] ? n["during"] : n["after_token"], p + (n["during"] ? ".during" : ".after_token"),
+           "give one of at_ms, after_token and during");
     if (n["at_ms"]) f.at_ms = non_negative(n["at_ms"], p + ".at_ms");
     else if (n["after_token"]) f.after_forwards = int(at_least(n["after_token"], p + ".after_token", 1));
-    else fail(n, p + ".at_ms", "a fault needs at_ms or after_token");
+    else if (n["during"]) {
+      auto e = parse_fault_event(text(n["during"], p + ".during"));
+      if (!e) fail(n["during"], p + ".during", "must be kms_call");
+      if (!sealed) fail(n["during"], p + ".during", "a KMS call happens only with topology.sealed: true");
+      f.during = *e;
+    } else {
+      fail(n, p + ".at_ms", "a fault needs at_ms or after_token (a kill may instead fire during: kms_call)");
+    }
     if (f.after_forwards && f.stage < 0) fail(n, p + ".after_token", "the orchestrator has no forward passes");
     auto duration = [&](const char* key) {
       if (!n[key]) return;
@@ -285,6 +326,31 @@ class Parser {
     return f;
   }
 
+  // kms_error / s3_error: the service answers with `error` from at_ms (default 0), for
+  // duration_ms (default: the rest of the run) and at most `count` calls (0 or absent: all).
+  SimFault service_fault(const YAML::Node& n, const std::string& p, bool sealed, SimFault f) const {
+    const bool kms = f.kind == FaultKind::kKmsError;
+    if (!sealed) fail(n["kind"], p + ".kind", "KMS and S3 faults need topology.sealed: true");
+    f.stage = kms ? kFaultNodeKms : kFaultNodeS3;
+    if (n["node"] && text(n["node"], p + ".node") != (kms ? "kms" : "s3"))
+      fail(n["node"], p + ".node", kms ? "a kms_error targets kms" : "an s3_error targets s3");
+    if (!n["at_ms"] && !n["count"]) fail(n, p + ".at_ms", "give at_ms (a window) or count (calls from the start)");
+    f.at_ms = n["at_ms"] ? non_negative(n["at_ms"], p + ".at_ms") : 0.0;
+    f.duration_ms = -1;
+    if (const YAML::Node d = n["duration_ms"]; d && !(d.IsScalar() && d.Scalar() == "never"))
+      f.duration_ms = non_negative(d, p + ".duration_ms");
+    f.count = n["count"] ? int(at_least(n["count"], p + ".count", 0)) : 0;
+    f.error = kms ? "KMSInternalException" : "InternalError";
+    if (n["error"]) f.error = text(n["error"], p + ".error");
+    if (!service_error_spec(f.kind, f.error)) {
+      std::string known;
+      for (const ServiceErrorSpec& e : kms ? kms_error_specs() : s3_error_specs())
+        known += (known.empty() ? "" : ", ") + std::string(e.code);
+      fail(n["error"], p + ".error", "unknown error (known: " + known + ")");
+    }
+    return f;
+  }
+
   void faults(const YAML::Node& n, Scenario& s) const {
     map_with_keys(n, "faults", {"timeline", "swarm"});
     if (const YAML::Node t = n["timeline"]) {
@@ -301,10 +367,13 @@ class Parser {
           auto kind = parse_fault_kind(text(k[i], "faults.swarm.kinds"));
           if (!kind) fail(k[i], "faults.swarm.kinds", "unknown fault kind '" + k[i].Scalar() + "'");
           if (*kind == FaultKind::kKmsThrottle) fail(k[i], "faults.swarm.kinds", "kms_throttle is not drawn by swarm mode");
+          if ((*kind == FaultKind::kKmsError || *kind == FaultKind::kS3Error) && !s.sealed)
+            fail(k[i], "faults.swarm.kinds", "KMS and S3 faults need topology.sealed: true");
           sw.kinds.push_back(*kind);
         }
       } else {
         sw.kinds.assign(std::begin(kAllFaultKinds), std::end(kAllFaultKinds));
+        if (s.sealed) sw.kinds.insert(sw.kinds.end(), std::begin(kKeyDeliveryFaultKinds), std::end(kKeyDeliveryFaultKinds));
       }
       if (w["max_faults"]) sw.max_faults = int(at_least(w["max_faults"], "faults.swarm.max_faults", 1));
       if (w["window_ms"]) sw.window_ms = non_negative(w["window_ms"], "faults.swarm.window_ms");
@@ -348,9 +417,13 @@ class Parser {
     if (root["name"]) s.name = text(root["name"], "name");
     if (root["description"]) s.description = text(root["description"], "description");
     if (root["topology"]) topology(root["topology"], s);
+    // Attestation latency (costs.nsm_ms) defaults to the platform's device: the NSM's 45..90 ms,
+    // SEV-SNP firmware's SNP_GET_EXT_REPORT 2..8 ms, mock-dev's 1 ms.
+    if (s.platform == "sev-snp") s.nsm_ms = {2, 3, 5, 8};
+    if (s.platform == "local") s.nsm_ms = {1, 1, 1, 1};
     if (root["costs"]) costs(root["costs"], s);
     if (root["workload"]) workload(root["workload"], s);
-    else s.requests = {{0, {464, 2068, 7586, 21831}, 8, 0}};
+    else s.requests = {{0, {464, 2068, 7586, 21831}, 8, 0, ""}};
     if (const YAML::Node o = root["orchestrator"]) {
       map_with_keys(o, "orchestrator", {"recovery_timeout_ms", "max_attempts"});
       if (o["recovery_timeout_ms"]) s.recovery_timeout_ms = non_negative(o["recovery_timeout_ms"], "orchestrator.recovery_timeout_ms");
@@ -375,7 +448,7 @@ const std::vector<std::string>& known_invariants() {
   static const std::vector<std::string> names = {
       "run_completes",   "explicit_outcome", "outputs_match_reference", "no_plaintext_on_host",
       "all_ok",          "outcome_counts",   "recovery_bound",          "latency_bounds",
-      "failures_detected", "tamper_detected", "only_pinned_enclaves"};
+      "failures_detected", "tamper_detected", "only_pinned_enclaves", "receipts_verify"};
   return names;
 }
 

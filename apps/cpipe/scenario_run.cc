@@ -9,6 +9,7 @@
 #include <set>
 
 #include "apps/cpipe/model_source.h"
+#include "apps/cpipe/scenario_receipts.h"
 #include "backends/simulated/sim_random.h"
 
 namespace cpipe::cli {
@@ -49,7 +50,7 @@ Result<std::vector<int32_t>> reference_tokens(const Scenario& s, const SimWorkIt
   o.model_dir = dir;
   o.stages = 1;
   o.seed = 1;
-  o.workload = {{0, item.prompt, item.max_new_tokens, 0}};
+  o.workload = {{0, item.prompt, item.max_new_tokens, 0, ""}};
   o.cost_per_layer_token_ms = s.compute_ms_per_layer_token;
   CPIPE_ASSIGN_OR_RETURN(SimPipelineReport r, run_sim_pipeline(o));
   if (r.requests.size() != 1 || r.requests[0].code != "OK")
@@ -91,6 +92,13 @@ std::vector<SimFault> swarm_faults(const Scenario& s, uint64_t seed) {
     switch (f.kind) {
       case FaultKind::kKill:
         f.duration_ms = r.chance(1, 8) ? -1 : draw_ms(r, 10, 2000);
+        // Sealed: sometimes while the stage's KMS call is in flight (drawn only when sealed, so
+        // unsealed scenarios keep their draws).
+        if (s.sealed && r.chance(1, 3)) {
+          f.at_ms.reset();
+          f.after_forwards.reset();
+          f.during = FaultEvent::kKmsCall;
+        }
         break;
       case FaultKind::kPartition:
       case FaultKind::kStall:
@@ -130,6 +138,25 @@ std::vector<SimFault> swarm_faults(const Scenario& s, uint64_t seed) {
         break;
       case FaultKind::kKmsThrottle:  // never drawn (the parser refuses it in swarm kinds)
         break;
+      case FaultKind::kKmsError:
+      case FaultKind::kS3Error: {
+        // A burst of `count` calls from a time, or every call in a window; any error the real
+        // service sends, final ones (AccessDenied, NoSuchKey...) included: those must end in an
+        // explicit refusal, never a hang.
+        const auto& specs = f.kind == FaultKind::kKmsError ? kms_error_specs() : s3_error_specs();
+        f.stage = f.kind == FaultKind::kKmsError ? kFaultNodeKms : kFaultNodeS3;
+        f.after_forwards.reset();
+        f.at_ms = draw_ms(r, 0, s.swarm->window_ms);
+        f.error = std::string(specs[r.uniform(specs.size())].code);
+        if (r.chance(1, 2)) {
+          f.count = 1 + int(r.uniform(4));
+          f.duration_ms = -1;
+        } else {
+          f.count = 0;
+          f.duration_ms = draw_ms(r, 10, 1500);
+        }
+        break;
+      }
     }
     out.push_back(f);
   }
@@ -149,6 +176,7 @@ std::vector<std::string> checked_invariants(const Scenario& s) {
   if (s.expect.recovery_within_ms) add("recovery_bound");
   if (s.expect.max_ttft_ms || s.expect.max_token_ms || s.expect.max_virtual_ms) add("latency_bounds");
   if (s.expect.min_pipeline_failures > 0) add("failures_detected");
+  if (s.receipts) add("receipts_verify");
   return out;
 }
 
@@ -157,6 +185,7 @@ Result<SimPipelineOptions> scenario_options(const Scenario& s, uint64_t seed, st
   o.seed = seed;
   CPIPE_ASSIGN_OR_RETURN(o.model_dir, model_dir_of(s));
   o.stages = s.stages;
+  o.platform = s.platform;
   o.layer_ranges = s.layer_ranges;
   o.workload = s.requests;
   o.session_limit = s.session_limit;
@@ -165,6 +194,7 @@ Result<SimPipelineOptions> scenario_options(const Scenario& s, uint64_t seed, st
     return make_error(ErrorCode::INVALID_ARGUMENT, "rogue_stage is not a stage");
   o.rogue_stage = s.rogue_stage;
   o.sealed = s.sealed;
+  o.receipts = s.receipts;
   for (const SimFault& f : faults)
     if (f.kind == FaultKind::kKmsThrottle) o.kms_throttle += f.count;
   o.cost_per_layer_token_ms = s.compute_ms_per_layer_token;
@@ -180,7 +210,26 @@ Result<SimPipelineOptions> scenario_options(const Scenario& s, uint64_t seed, st
   return o;
 }
 
-Result<ScenarioSeedResult> run_scenario_seed(const Scenario& s, uint64_t seed, std::ostream* trace) {
+Result<Scenario> resolve_text_prompts(const Scenario& s) {
+  Scenario out = s;
+  std::shared_ptr<const model::BpeTokenizer> tokenizer;
+  for (SimWorkItem& item : out.requests) {
+    if (item.prompt_text.empty() || !item.prompt.empty()) continue;
+    if (!tokenizer) {
+      CPIPE_ASSIGN_OR_RETURN(std::string dir, model_dir_of(s));
+      auto found = find_tokenizer("", dir);
+      if (!found.ok())
+        return make_error(found.status().code(), "a text prompt needs the model's tokenizer: " + found.status().message());
+      tokenizer = *found;
+    }
+    for (auto id : tokenizer->encode(item.prompt_text)) item.prompt.push_back(int32_t(id));
+    if (item.prompt.empty()) return make_error(ErrorCode::INVALID_ARGUMENT, "the prompt '" + item.prompt_text + "' has no tokens");
+  }
+  return out;
+}
+
+Result<ScenarioSeedResult> run_scenario_seed(const Scenario& given, uint64_t seed, std::ostream* trace) {
+  CPIPE_ASSIGN_OR_RETURN(const Scenario s, resolve_text_prompts(given));
   ScenarioSeedResult out;
   out.seed = seed;
   out.faults = s.faults;
@@ -234,6 +283,15 @@ Result<ScenarioSeedResult> run_scenario_seed(const Scenario& s, uint64_t seed, s
         }
   }
   if (r.host_saw_plaintext) violate("no_plaintext_on_host", "the host's recording holds prompt ids or activations");
+  if (checking("receipts_verify")) {
+    auto signers = receipt_signer_evidence(r);
+    if (!signers.ok()) violate("receipts_verify", "stage 0's evidence does not verify: " + signers.status().to_string());
+    for (size_t i = 0; i < r.requests.size() && signers.ok(); ++i) {
+      if (r.requests[i].code != "OK") continue;
+      Status st = check_request_receipt(r, *signers, s.requests[i], r.requests[i]);
+      if (!st.ok()) violate("receipts_verify", "request " + std::to_string(i) + ": " + st.to_string());
+    }
+  }
   if (s.expect.max_virtual_ms && r.virtual_ms > *s.expect.max_virtual_ms)
     violate("latency_bounds", "the run took " + fmt(r.virtual_ms) + " ms > " + fmt(*s.expect.max_virtual_ms));
   if (!s.expect.outcomes.empty()) {

@@ -39,6 +39,9 @@ std::vector<std::string> checked_invariants(const Scenario& scenario);
 Result<SimPipelineOptions> scenario_options(const Scenario& scenario, uint64_t seed,
                                             std::vector<SimFault> faults);
 
+// The scenario with its text prompts tokenized by the model's tokenizer (ids unchanged).
+Result<Scenario> resolve_text_prompts(const Scenario& scenario);
+
 // Runs one seed and checks the invariants. An error only for set-up problems (model, bad
 // options); everything the run itself does wrong is a violation. `trace` receives the trace as
 // JSON lines.

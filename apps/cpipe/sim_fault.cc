@@ -33,6 +33,11 @@ const std::pair<FaultKind, std::string_view> kKinds[] = {
     {FaultKind::kClockJump, "clock_jump"},
     {FaultKind::kNsmFail, "nsm_fail"},
     {FaultKind::kKmsThrottle, "kms_throttle"},
+    {FaultKind::kKmsError, "kms_error"},
+    {FaultKind::kS3Error, "s3_error"},
+};
+const std::pair<FaultEvent, std::string_view> kEvents[] = {
+    {FaultEvent::kKmsCall, "kms_call"},
 };
 const std::pair<TamperAction, std::string_view> kActions[] = {
     {TamperAction::kFlip, "flip"},         {TamperAction::kDrop, "drop"},
@@ -71,6 +76,40 @@ std::optional<LinkDirection> parse_link_direction(std::string_view name) {
   return lookup(name, kDirections);
 }
 
+std::string_view fault_event_name(FaultEvent e) { return name_of(e, kEvents); }
+std::optional<FaultEvent> parse_fault_event(std::string_view name) { return lookup(name, kEvents); }
+
+// The messages are AWS's own for these errors, so a log line reads like production's.
+const std::vector<ServiceErrorSpec>& kms_error_specs() {
+  static const std::vector<ServiceErrorSpec> specs = {
+      {"AccessDeniedException", 400,
+       "The ciphertext refers to a customer master key that does not exist, does not exist in this region, "
+       "or you are not allowed to access."},
+      {"KMSInternalException", 500, "The request processing has failed because of an unknown error, exception or failure."},
+      {"ThrottlingException", 400, "Rate exceeded"},
+      {"DependencyTimeoutException", 503, "The system timed out while trying to fulfill the request. The request can be retried."},
+      {"KMSInvalidStateException", 400, "The key is pending deletion and cannot be used for this operation."},
+  };
+  return specs;
+}
+
+const std::vector<ServiceErrorSpec>& s3_error_specs() {
+  static const std::vector<ServiceErrorSpec> specs = {
+      {"InternalError", 500, "We encountered an internal error. Please try again."},
+      {"SlowDown", 503, "Please reduce your request rate."},
+      {"AccessDenied", 403, "Access Denied"},
+      {"NoSuchKey", 404, "The specified key does not exist."},
+  };
+  return specs;
+}
+
+const ServiceErrorSpec* service_error_spec(FaultKind kind, std::string_view code) {
+  if (kind != FaultKind::kKmsError && kind != FaultKind::kS3Error) return nullptr;
+  for (const ServiceErrorSpec& e : kind == FaultKind::kKmsError ? kms_error_specs() : s3_error_specs())
+    if (e.code == code) return &e;
+  return nullptr;
+}
+
 std::string describe_fault(const SimFault& f) {
   std::string s(fault_kind_name(f.kind));
   if (f.kind == FaultKind::kKmsThrottle) return s + " first " + std::to_string(f.count) + " requests";
@@ -80,7 +119,12 @@ std::string describe_fault(const SimFault& f) {
                                          : " stage" + std::to_string(f.stage);
   if (f.at_ms) s += " at " + ms(*f.at_ms);
   if (f.after_forwards) s += " after forward " + std::to_string(*f.after_forwards);
+  if (f.during) s += " during " + std::string(fault_event_name(*f.during));
   switch (f.kind) {
+    case FaultKind::kKmsError:
+    case FaultKind::kS3Error:
+      s += " " + f.error + " x" + (f.count == 0 ? std::string("all") : std::to_string(f.count));
+      break;
     case FaultKind::kTamper:
       s += " " + std::string(tamper_action_name(f.action)) + " on " +
            std::string(tamper_channel_name(f.channel)) + " x" +

@@ -98,10 +98,26 @@ class SimFaultInjector::Tamper final : public sim::LinkFilter {
   std::map<uint64_t, Bytes> held_;
 };
 
+// The injector's face at a service's request boundary (SimKms or SimS3).
+class SimFaultInjector::ServiceFaults final : public sim::SimServiceFilter {
+ public:
+  ServiceFaults(SimFaultInjector* owner, FaultKind kind) : owner_(owner), kind_(kind) {}
+  std::optional<sim::SimInjectedError> on_request(const sim::SimServiceCall& call) override {
+    return owner_->on_service_request(kind_, call);
+  }
+  void on_answer(const sim::SimServiceCall& call, int http_status) override {
+    owner_->on_service_answer(kind_, call, http_status);
+  }
+
+ private:
+  SimFaultInjector* owner_;
+  FaultKind kind_;  // kKmsError or kS3Error: which service this filter sits in front of
+};
+
 SimFaultInjector::SimFaultInjector(SimFaultTargets targets, std::vector<SimFault> faults)
     : t_(std::move(targets)), faults_(std::move(faults)), fired_(faults_.size()),
       active_(faults_.size()), tampers_(faults_.size()),
-      random_(t_.world->root_random().fork("faults")) {
+      random_(t_.world->root_random().fork("faults")), served_(faults_.size()) {
   for (size_t i = 0; i < faults_.size(); ++i) {
     const SimFault& f = faults_[i];
     if (f.kind != FaultKind::kTamper) continue;
@@ -138,12 +154,19 @@ Status SimFaultInjector::validate(const std::vector<SimFault>& faults, int stage
     bool clock = f.kind == FaultKind::kClockSkew || f.kind == FaultKind::kClockJump;
     bool network = f.kind == FaultKind::kPartition || f.kind == FaultKind::kStall || f.kind == FaultKind::kReset ||
                    f.kind == FaultKind::kLinkLatency || f.kind == FaultKind::kBandwidth;
+    bool service = f.kind == FaultKind::kKmsError || f.kind == FaultKind::kS3Error;
     if (f.stage >= stages || f.stage < kFaultNodeS3) return bad("no such stage");
     if (f.stage == kFaultNodeOrchestrator && !clock) return bad("the orchestrator takes clock faults only");
-    if ((f.stage == kFaultNodeKms || f.stage == kFaultNodeS3) && !network)
-      return bad("kms and s3 take network faults only");
-    if (f.at_ms.has_value() == f.after_forwards.has_value())
-      return bad("needs exactly one of at_ms and after_forwards");
+    if (f.kind == FaultKind::kKmsError && f.stage != kFaultNodeKms) return bad("kms_error targets kms");
+    if (f.kind == FaultKind::kS3Error && f.stage != kFaultNodeS3) return bad("s3_error targets s3");
+    if ((f.stage == kFaultNodeKms || f.stage == kFaultNodeS3) && !network && !service)
+      return bad("kms and s3 take network and service-error faults only");
+    if (service && !service_error_spec(f.kind, f.error)) return bad("unknown error '" + f.error + "'");
+    if (service && f.count < 0) return bad("count must be >= 0");
+    if (int(f.at_ms.has_value()) + int(f.after_forwards.has_value()) + int(f.during.has_value()) != 1)
+      return bad("needs exactly one of at_ms, after_forwards and during");
+    if (f.during && (f.kind != FaultKind::kKill || f.stage < 0)) return bad("only a stage's kill fires during an event");
+    if (service && !f.at_ms) return bad("service errors start at a time");
     if (f.at_ms && *f.at_ms < 0) return bad("at_ms is negative");
     if (f.after_forwards && *f.after_forwards < 1) return bad("after_forwards must be >= 1");
     if (f.after_forwards && f.stage < 0) return bad("the orchestrator has no forward passes");
@@ -186,6 +209,62 @@ bool SimFaultInjector::nsm_failing(int stage) const {
   for (size_t i = 0; i < faults_.size(); ++i)
     if (active_[i] && faults_[i].kind == FaultKind::kNsmFail && faults_[i].stage == stage) return true;
   return false;
+}
+
+sim::SimServiceFilter* SimFaultInjector::kms_filter() {
+  if (!kms_filter_) kms_filter_ = std::make_unique<ServiceFaults>(this, FaultKind::kKmsError);
+  return kms_filter_.get();
+}
+
+sim::SimServiceFilter* SimFaultInjector::s3_filter() {
+  if (!s3_filter_) s3_filter_ = std::make_unique<ServiceFaults>(this, FaultKind::kS3Error);
+  return s3_filter_.get();
+}
+
+std::optional<sim::SimInjectedError> SimFaultInjector::on_service_request(FaultKind kind,
+                                                                          const sim::SimServiceCall& call) {
+  sim::SimWorld& w = *t_.world;
+  // "during: kms_call": the stage's Decrypt request is at KMS now, and its answer leaves only
+  // after KMS's latency; the fault fires right after this handler (same virtual time).
+  if (kind == FaultKind::kKmsError && call.op == "Decrypt" && t_.kms_caller_stage) {
+    const int stage = t_.kms_caller_stage(call.caller);
+    for (size_t i = 0; i < faults_.size(); ++i) {
+      const SimFault& f = faults_[i];
+      if (fired_[i] || f.during != FaultEvent::kKmsCall || f.stage != stage) continue;
+      fired_[i] = true;
+      triggers_.push_back({int(i), stage, call.id, double(w.now().ns) / 1e6, -1, -1});
+      t_.note("kms", "Decrypt call " + std::to_string(call.id) + " from stage" + std::to_string(stage) +
+                         " arrived (it is in flight until KMS answers)");
+      const size_t record = triggers_.size() - 1;
+      w.post([this, i, record] {
+        triggers_[record].fired_ms = double(t_.world->now().ns) / 1e6;
+        inject(i);
+      });
+    }
+  }
+  for (size_t i = 0; i < faults_.size(); ++i) {
+    const SimFault& f = faults_[i];
+    if (f.kind != kind || !active_[i] || (f.count > 0 && served_[i] >= f.count)) continue;
+    const ServiceErrorSpec* spec = service_error_spec(kind, f.error);
+    if (!spec) continue;  // validate() refuses these
+    ++served_[i];
+    ++service_errors_;
+    w.trace().record_fault(w.now(), "service_error", describe_fault(f) + ": call " + std::to_string(call.id) +
+                                                         " " + call.op + " answered " + std::string(spec->code));
+    if (f.count > 0 && served_[i] >= f.count) end(i);  // the burst is over
+    return sim::SimInjectedError{spec->http_status, std::string(spec->code), std::string(spec->message)};
+  }
+  return std::nullopt;
+}
+
+void SimFaultInjector::on_service_answer(FaultKind kind, const sim::SimServiceCall& call, int http_status) {
+  if (kind != FaultKind::kKmsError) return;
+  for (SimCallTrigger& t : triggers_) {
+    if (t.call != call.id || t.answered_ms >= 0) continue;
+    t.answered_ms = double(t_.world->now().ns) / 1e6;
+    t_.note("kms", "answered Decrypt call " + std::to_string(call.id) + " (HTTP " + std::to_string(http_status) +
+                       ") after its caller, stage" + std::to_string(t.stage) + ", was killed");
+  }
 }
 
 sim::SimNode* SimFaultInjector::node_of(const SimFault& f) const {
@@ -252,6 +331,8 @@ void SimFaultInjector::inject(size_t i) {
       break;
     case FaultKind::kNsmFail:
     case FaultKind::kKmsThrottle:
+    case FaultKind::kKmsError:  // the service filters answer while the fault is active
+    case FaultKind::kS3Error:
       break;
   }
   if (f.duration_ms >= 0) w.start_timer("host", from_ms(f.duration_ms), [this, i] { end(i); });

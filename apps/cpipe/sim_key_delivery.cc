@@ -19,7 +19,9 @@ using namespace std::chrono_literals;
 
 constexpr const char* kKeyId = "5e1ec7ed-0000-4000-8000-c0ffee000001";
 constexpr const char* kStageRoleArn = "arn:aws:iam::111122223333:role/cpipe-stage";
-const keys::AwsCredentials kStageKmsCreds{"AKIDCPIPESTAGE", "cpipe-stage-kms-secret", ""};
+constexpr const char* kStageKmsKeyPrefix = "AKIDCPIPESTAGE";  // + the stage index
+constexpr const char* kStageKmsSecret = "cpipe-stage-kms-secret";
+constexpr int kMaxStages = 16;
 const keys::AwsCredentials kStageS3Creds{"AKIDCPIPESTAGES3", "cpipe-stage-s3-secret", ""};
 const std::string kObjectKey = "models/gpt2-sim.sealed";
 const runtime::Endpoint kProxyKms = runtime::Endpoint::vsock(3, 8000);
@@ -69,12 +71,46 @@ Result<Bytes> read_all(const std::string& path) {
 
 }  // namespace
 
+// A StreamConnector wrapper scoped to one stage process: when the process dies, the streams it
+// opened close and it connects no more (CANCELLED: not a transport error, so nobody retries).
+class ProcessConnector final : public runtime::StreamConnector {
+ public:
+  ProcessConnector(runtime::Network* network, runtime::Endpoint endpoint, runtime::Duration timeout)
+      : inner_(network, std::move(endpoint), timeout) {}
+
+  runtime::Task<Result<std::shared_ptr<runtime::Stream>>> connect() override {
+    if (dead_) co_return make_error(ErrorCode::CANCELLED, "the stage process died");
+    Result<std::shared_ptr<runtime::Stream>> s = co_await inner_.connect();
+    if (s.ok() && dead_) {
+      (*s)->close();
+      co_return make_error(ErrorCode::CANCELLED, "the stage process died");
+    }
+    if (s.ok()) {
+      std::erase_if(streams_, [](const std::weak_ptr<runtime::Stream>& w) { return w.expired(); });
+      streams_.push_back(*s);
+    }
+    co_return s;
+  }
+
+  void die() {
+    dead_ = true;
+    for (auto& w : streams_)
+      if (auto s = w.lock()) s->close();
+    streams_.clear();
+  }
+
+ private:
+  runtime::NetworkConnector inner_;
+  bool dead_ = false;
+  std::vector<std::weak_ptr<runtime::Stream>> streams_;
+};
+
 struct SimKeyDelivery::StageClients {
-  StageClients(runtime::Env& env, const SimDeliveryOptions& o)
-      : kms_connector(env.network, kProxyKms, 2s), s3_connector(env.network, kProxyS3, 2s) {
+  StageClients(runtime::Env& env, const SimDeliveryOptions& o, int stage_index)
+      : stage(stage_index), kms_connector(env.network, kProxyKms, 2s), s3_connector(env.network, kProxyS3, 2s) {
     keys::HttpKmsClientOptions ko;
     ko.endpoint = {"eu-west-1", "kms.eu-west-1.amazonaws.com"};
-    ko.credentials = kStageKmsCreds;
+    ko.credentials = {kStageKmsKeyPrefix + std::to_string(stage), kStageKmsSecret, ""};
     http_kms = std::make_unique<keys::HttpKmsClient>(env, &kms_connector, ko);
     keys::KmsRetryPolicy rp;
     rp.base_backoff = 100ms;
@@ -85,7 +121,8 @@ struct SimKeyDelivery::StageClients {
     store = std::make_unique<keys::HttpObjectStore>(env, s3_connector, sc);
     (void)o;
   }
-  runtime::NetworkConnector kms_connector, s3_connector;
+  int stage;
+  ProcessConnector kms_connector, s3_connector;
   std::unique_ptr<keys::HttpKmsClient> http_kms;
   std::unique_ptr<keys::RetryingKmsClient> kms;
   std::unique_ptr<keys::HttpObjectStore> store;
@@ -113,7 +150,8 @@ Result<std::unique_ptr<SimKeyDelivery>> SimKeyDelivery::create(sim::SimNode& hos
   std::unique_ptr<SimKeyDelivery> d(new SimKeyDelivery(o));
   d->host_env_ = host.env();
   sim::SimKmsConfig kc;
-  kc.principals = {{kStageKmsCreds.access_key_id, kStageKmsCreds.secret_access_key, "", kStageRoleArn}};
+  for (int i = 0; i < kMaxStages; ++i)
+    kc.principals.push_back({kStageKmsKeyPrefix + std::to_string(i), kStageKmsSecret, "", kStageRoleArn});
   kc.keys = {{kKeyId, {"alias/cpipe-models"}, key_policy(o.admitted_image)}};
   kc.attestation_root_der = attestation_root_der;
   CPIPE_ASSIGN_OR_RETURN(d->kms_, sim::SimKms::create(kms_node, kc));
@@ -170,13 +208,38 @@ void SimKeyDelivery::stop() {
   if (stopped_) return;
   stopped_ = true;
   for (auto& c : clients_) c->store->close_idle_connections();
+  set_filters(nullptr, nullptr);
   if (proxy_) proxy_->stop();
   if (s3_) s3_->stop();
   if (kms_) kms_->stop();
 }
 
-keys::ColdStartConfig SimKeyDelivery::cold_start_for(runtime::Env& env) {
-  clients_.push_back(std::make_unique<StageClients>(env, options_));
+void SimKeyDelivery::process_died(int stage) {
+  for (auto& c : clients_)
+    if (c->stage == stage) {
+      c->kms_connector.die();
+      c->s3_connector.die();
+    }
+}
+
+int SimKeyDelivery::stage_of_kms_caller(const std::string& access_key_id) {
+  const std::string prefix = kStageKmsKeyPrefix;
+  if (!access_key_id.starts_with(prefix) || access_key_id.size() == prefix.size()) return -1;
+  int stage = 0;
+  for (char c : access_key_id.substr(prefix.size())) {
+    if (c < '0' || c > '9' || stage >= kMaxStages) return -1;
+    stage = stage * 10 + (c - '0');
+  }
+  return stage < kMaxStages ? stage : -1;
+}
+
+void SimKeyDelivery::set_filters(sim::SimServiceFilter* kms, sim::SimServiceFilter* s3) {
+  if (kms_) kms_->set_filter(kms);
+  if (s3_) s3_->set_filter(s3);
+}
+
+keys::ColdStartConfig SimKeyDelivery::cold_start_for(runtime::Env& env, int stage) {
+  clients_.push_back(std::make_unique<StageClients>(env, options_, stage));
   StageClients& c = *clients_.back();
   keys::ColdStartConfig cs;
   cs.store = c.store.get();
@@ -198,7 +261,10 @@ SimDeliveryStats SimKeyDelivery::stats() const {
   s.kms_requests = ks.requests;
   if (auto it = ks.errors.find("ThrottlingException"); it != ks.errors.end()) s.kms_throttled = it->second;
   if (auto it = ks.errors.find("AccessDeniedException"); it != ks.errors.end()) s.kms_denied = it->second;
-  for (const auto& c : clients_) s.kms_retries += c->kms->stats().retries;
+  for (const auto& c : clients_) {
+    s.kms_retries += c->kms->stats().retries;
+    s.s3_retries += c->store->stats().retries;
+  }
   s.s3_gets = s3_->stats().gets;
   s.tampered_bytes = proxy_->tampered_bytes();
   s.sealed_size = sealed_size_;

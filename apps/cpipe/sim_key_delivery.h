@@ -4,7 +4,8 @@
 // proxy to both (docs/host-proxy.md); every stage gets a KMS client (SigV4, retry/backoff,
 // breaker) and an S3 client that reach the services only through that proxy. Faults: a key
 // policy that admits another image (AccessDenied), KMS throttling, a host that flips a byte of a
-// sealed chunk in flight.
+// sealed chunk in flight, and whatever a SimServiceFilter (the scenario's kms_error / s3_error
+// faults, sim_fault_injector.h) makes the services answer.
 #pragma once
 
 #include <cstdint>
@@ -41,6 +42,7 @@ struct SimDeliveryStats {
   uint64_t kms_denied = 0;
   uint64_t kms_retries = 0;     // summed over the stages' retrying clients
   uint64_t s3_gets = 0;
+  uint64_t s3_retries = 0;      // summed over the stages' object store clients
   uint64_t tampered_bytes = 0;  // bytes the host flipped
   uint64_t sealed_size = 0;
 };
@@ -54,9 +56,18 @@ class SimKeyDelivery {
                                                         const Bytes& attestation_root_der);
   ~SimKeyDelivery();
 
-  // A cold start configuration for a stage process on `env` (its clients are made here and
-  // live as long as this object). The caller adds attestation and the load step.
-  keys::ColdStartConfig cold_start_for(runtime::Env& env);
+  // A cold start configuration for (an incarnation of) stage `stage`'s process on `env` (its
+  // clients are made here and live as long as this object). The caller adds attestation and
+  // the load step. Each stage signs KMS requests with its own access key (its parent instance's
+  // role session), so the key service can tell callers apart (stage_of_kms_caller).
+  keys::ColdStartConfig cold_start_for(runtime::Env& env, int stage);
+  // Stage `stage`'s process died: the sockets of its clients close (a call in flight fails, its
+  // answer is never read) and they connect no more. Its next incarnation gets new clients.
+  void process_died(int stage);
+  // The stage whose KMS access key is `access_key_id`; -1 for none.
+  static int stage_of_kms_caller(const std::string& access_key_id);
+  // Fault injection at the services' request boundary (null: none); cleared by stop().
+  void set_filters(sim::SimServiceFilter* kms, sim::SimServiceFilter* s3);
 
   const Bytes& manifest_hash() const { return manifest_hash_; }
   const SimDeliveryOptions& options() const { return options_; }

@@ -38,6 +38,34 @@ const Endpoint kHostDataRoute = Endpoint::tcp("host", 7100);
 Duration from_ms(double ms) { return Duration(int64_t(ms * 1e6)); }
 double to_ms(Duration d) { return double(d.count()) / 1e6; }
 
+// The images the world's legitimate processes run (a rogue stage runs another).
+constexpr const char* kStageImage = "cpipe-stage";
+constexpr const char* kOrchestratorImage = "cpipe-orchestrator";
+
+// A process's attestation on the world's platform: its provider, and the verifier its peers'
+// evidence goes through. An SNP verifier admits exactly the legitimate images (it fails closed);
+// which image each role must run is the manifest's pins, checked by the pipeline itself.
+Result<SimAttestation> platform_attestation(const SimPipelineOptions& opt, runtime::Env& env, runtime::Clock& clock,
+                                            const std::string& image) {
+  if (opt.platform == "sev-snp") {
+    SimSnpOptions snp;
+    snp.image = image;
+    snp.peer_images = {kStageImage, kOrchestratorImage};
+    return make_sim_snp(clock, snp);
+  }
+  if (opt.platform == "local") return make_sim_mock_dev(env, image);
+  SimNitroOptions nitro;
+  nitro.image = image;
+  return make_sim_nitro(clock, nitro);
+}
+
+// The provider's own fixed latency, which a scenario's attestation latency distribution tops up.
+double platform_attest_ms(const std::string& platform) {
+  if (platform == "sev-snp") return to_ms(SimSnpOptions{}.latency);
+  if (platform == "local") return 1.0;
+  return to_ms(SimNitroOptions{}.latency);
+}
+
 std::string stamp(runtime::MonoTime t) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "t=%.3fms", double(t.ns) / 1e6);
@@ -92,6 +120,7 @@ struct StageProcess {
   // Every incarnation stays alive until the world is gone (its tasks may still be suspended);
   // the live one is last.
   std::vector<std::unique_ptr<pipeline::Stage>> incarnations;
+  bool restart_pending = false;  // killed, and its host restarts it later
 };
 
 struct World {
@@ -142,10 +171,14 @@ void kill_stage(World* w, int i, double restart_after_ms) {
   StageProcess& p = w->stages[size_t(i)];
   if (p.incarnations.empty() || p.incarnations.back()->killed()) return;
   p.incarnations.back()->kill();
+  // Its sockets die with it: a cold start in flight (KMS, S3 through the proxy) ends there.
+  if (w->delivery) w->delivery->process_died(i);
   w->killed_at = w->sim->now();
   w->note(p.node->name(), "killed (process died)");
   if (restart_after_ms < 0) return;
+  p.restart_pending = true;
   w->sim->start_timer(p.node->name(), from_ms(restart_after_ms), [w, i] {
+    w->stages[size_t(i)].restart_pending = false;
     Status st = start_stage(w, i);
     w->note(w->stages[size_t(i)].node->name(),
             st.ok() ? "restarted; it will attest again" : "restart failed: " + st.to_string());
@@ -205,14 +238,17 @@ Task<void> wait_for_boots(World* w) {
   // A boot that never ends (it should not: every cold-start step has a deadline) stops being
   // waited for after a minute; its stage then refuses init ("no model loaded").
   for (int waited_ms = 0; waited_ms < 60000; ++waited_ms) {
+    // A stage killed while booting (a kill during its KMS call) boots again once restarted.
     bool pending = false;
-    for (const StageProcess& p : w->stages)
+    for (const StageProcess& p : w->stages) {
+      pending = pending || p.restart_pending;
       for (const auto& b : p.boots) pending = pending || !b->done;
+    }
     if (!pending) break;
     co_await runtime::sleep_for(w->client->clock(), std::chrono::milliseconds(1));
   }
   for (size_t i = 0; i < w->stages.size(); ++i) {
-    const auto& b = *w->stages[i].boots.front();
+    const auto& b = *w->stages[i].boots.back();
     if (!b.needed) continue;
     w->note(w->stages[i].node->name(),
             b.result.ok() ? (w->opt.sealed ? "cold start done: " + b.result->timings.to_json() : "booted: receipt key attested")
@@ -266,11 +302,17 @@ Result<pipeline::Manifest> make_manifest(const SimPipelineOptions& opt, const mo
   m.model_name = "gpt2";
   m.model_version = "sim";
   m.total_layers = uint32_t(config.n_layer);
-  m.platform = pipeline::Platform::kNitro;
+  // nitro pins PCR0..2; sev-snp and local pin the guest's launch "measurement". The simulator
+  // relays every stage's traffic through the host (vsock-style addresses) whatever the platform,
+  // and manifest validation ties vsock to nitro and sev-snp to direct TCP chaining, so a sev-snp
+  // world leaves `platform` unset (its verifier is the SNP one regardless); local is mock-dev.
+  if (opt.platform == "nitro") m.platform = pipeline::Platform::kNitro;
+  if (opt.platform == "local") m.platform = pipeline::Platform::kMockDev;
   m.orchestrator_data_in = kResultEndpoint;
   m.session_limit = opt.session_limit;
   m.activation_spec = {codec::DType::F32, uint64_t(config.n_embd), uint64_t(config.n_positions)};
-  auto pins = sim_image_measurements(sim_image("cpipe-stage"));
+  auto pins = opt.platform == "nitro" ? sim_image_measurements(sim_image(kStageImage))
+                                      : sim_guest_measurements(sim_guest_image(kStageImage));
   for (int i = 0; i < opt.stages; ++i) {
     pipeline::StageSpec s;
     s.stage_idx = uint32_t(i);
@@ -326,6 +368,7 @@ Status setup_delivery(World* w, sim::SimWorld& sim, sim::SimNode& host, const mo
     SimStageBootSpec& spec = w->stages[i].boot_spec;
     spec.attestation = &w->stages[i].attestation;
     spec.delivery = w->delivery.get();
+    spec.stage = int(i);
     spec.sign_receipts = opt.receipts && i == 0;
     spec.signer.model_id = w->report.model_id;
     spec.signer.model_version = w->report.model_version;
@@ -363,10 +406,15 @@ void report_boots(World* w) {
     rep.kms_denied = d.kms_denied;
     rep.kms_retries = d.kms_retries;
     rep.s3_gets = d.s3_gets;
+    rep.s3_retries = d.s3_retries;
     rep.host_tampered_bytes = d.tampered_bytes;
     rep.sealed_size = d.sealed_size;
     w->delivery->stop();
   }
+  if (!w->stages.empty())
+    for (const auto& b : w->stages[0].boots)
+      if (b->signer && b->done && b->result.ok())
+        rep.receipt_signers.push_back({b->result->evidence.document, b->result->verified.timestamp_ms});
   if (!w->stages.empty() && !w->stages[0].boots.empty()) {
     const SimStageBooting& b = *w->stages[0].boots.back();
     if (b.signer && b.done && b.result.ok()) {
@@ -406,6 +454,14 @@ Result<SimPipelineReport> run_sim_pipeline(const SimPipelineOptions& opt) {
     return make_error(ErrorCode::INVALID_ARGUMENT, "layer_ranges must name every stage");
   if (opt.concurrency < 1 || opt.requests < 1)
     return make_error(ErrorCode::INVALID_ARGUMENT, "requests and concurrency must be at least 1");
+  if (opt.platform != "nitro" && opt.platform != "sev-snp" && opt.platform != "local")
+    return make_error(ErrorCode::INVALID_ARGUMENT, "platform must be nitro, sev-snp or local, not '" + opt.platform + "'");
+  if (opt.platform != "nitro" && (opt.sealed || opt.receipts))
+    return make_error(ErrorCode::INVALID_ARGUMENT,
+                      std::string(opt.sealed ? "sealed delivery" : "receipts") + " needs platform nitro: " +
+                          (opt.sealed ? "the simulated KMS releases keys only to Nitro attestation documents (Recipient)"
+                                      : "receipts name the signing stage's simulated Nitro evidence and root") +
+                          ", not " + opt.platform);
   CPIPE_ASSIGN_OR_RETURN(model::Gpt2Config config, model::load_gpt2_config(opt.model_dir + "/config.json"));
   if (opt.stages > config.n_layer)
     return make_error(ErrorCode::INVALID_ARGUMENT, "more stages than layers");
@@ -454,9 +510,8 @@ Result<SimPipelineReport> run_sim_pipeline(const SimPipelineOptions& opt) {
       pp->tapped.push_back(t.get());
       return t;
     };
-    SimNitroOptions nitro;
-    nitro.image = opt.rogue_stage == i ? "cpipe-stage-rogue" : "cpipe-stage";
-    CPIPE_ASSIGN_OR_RETURN(p.attestation, make_sim_nitro(p.node->clock(), nitro));
+    const std::string image = opt.rogue_stage == i ? "cpipe-stage-rogue" : kStageImage;
+    CPIPE_ASSIGN_OR_RETURN(p.attestation, platform_attestation(opt, p.env, p.node->clock(), image));
   }
 
   // Faults: the scenario's, plus the command-line shorthands (kill, partition, tamper).
@@ -509,6 +564,7 @@ Result<SimPipelineReport> run_sim_pipeline(const SimPipelineOptions& opt) {
   World* wp = &w;
   targets.kill = [wp](int stage, double restart_after_ms) { kill_stage(wp, stage, restart_after_ms); };
   targets.note = [wp](const std::string& who, const std::string& what) { wp->note(who, what); };
+  targets.kms_caller_stage = &SimKeyDelivery::stage_of_kms_caller;
   w.injector = std::make_unique<SimFaultInjector>(std::move(targets), std::move(faults));
   for (int i = 0; i < opt.stages; ++i) {
     SimFaultInjector* injector = w.injector.get();
@@ -520,7 +576,7 @@ Result<SimPipelineReport> run_sim_pipeline(const SimPipelineOptions& opt) {
     SimLatencyMs extra;
     if (opt.nsm_latency) {
       if (!opt.nsm_latency->valid()) return make_error(ErrorCode::INVALID_ARGUMENT, "bad NSM latency");
-      double base = double(SimNitroOptions{}.latency.count()) / 1e6;
+      double base = platform_attest_ms(opt.platform);
       extra = {std::max(0.0, opt.nsm_latency->p0 - base), std::max(0.0, opt.nsm_latency->p50 - base),
                std::max(0.0, opt.nsm_latency->p99 - base), std::max(0.0, opt.nsm_latency->p100 - base)};
     }
@@ -543,12 +599,13 @@ Result<SimPipelineReport> run_sim_pipeline(const SimPipelineOptions& opt) {
   CPIPE_RETURN_IF_ERROR(relay_error);
 
   CPIPE_RETURN_IF_ERROR(setup_delivery(&w, sim, host, config));
+  if (w.delivery) w.delivery->set_filters(w.injector->kms_filter(), w.injector->s3_filter());
   for (int i = 0; i < opt.stages; ++i) CPIPE_RETURN_IF_ERROR(start_stage(&w, i));
 
   w.client_env = client.env();
-  SimNitroOptions nitro;
-  nitro.image = "cpipe-orchestrator";
-  CPIPE_ASSIGN_OR_RETURN(w.client_attestation, make_sim_nitro(client.clock(), nitro));
+  CPIPE_ASSIGN_OR_RETURN(w.client_attestation, platform_attestation(opt, w.client_env, client.clock(), kOrchestratorImage));
+  if (opt.platform == "local")
+    w.note("orchestrator", "attestation is mock-dev: DEVELOPMENT ONLY, it proves nothing about the stages");
   pipeline::OrchestratorConfig oc;
   oc.manifest = w.manifest;
   oc.channel.provider = w.client_attestation.provider.get();
@@ -617,6 +674,8 @@ Result<SimPipelineReport> run_sim_pipeline(const SimPipelineOptions& opt) {
   for (int64_t t : w.injector->injected_at()) rep.fault_ms.push_back(double(t) / 1e6);
   rep.tampered_segments = w.injector->tampered_segments();
   rep.tamper_first_ms = w.injector->tamper_first_ms();
+  rep.call_triggers = w.injector->call_triggers();
+  rep.service_errors = w.injector->service_errors();
   // Recovery: from the latest fault at or before each break (else the break) to the next ready.
   for (double b : rep.broken_ms) {
     double from = b;

@@ -1,5 +1,6 @@
 // The simulated confidential pipeline behind `cpipe sim pipeline` (and the README's main job):
-// N stage enclaves (simulated Nitro, vsock CIDs 16..), their parent host (CID 3) relaying and
+// N stage enclaves (simulated Nitro; or SEV-SNP guests, or DEVELOPMENT-ONLY mock-dev processes:
+// `platform`; vsock CIDs 16..), their parent host (CID 3) relaying and
 // recording every byte between them and to the orchestrator, and the orchestrator (the client's
 // trusted side) running requests through the real core/pipeline code on a real GPT-2 model.
 // Optional misfortunes for tests and demos: a stage killed after a number of its forward passes
@@ -26,6 +27,11 @@ namespace cpipe::cli {
 struct SimPipelineOptions {
   uint64_t seed = 1;
   int stages = 2;
+  // What the stages (and the orchestrator) attest with: "nitro" (SimNsm, the real Nitro
+  // verifier), "sev-snp" (SimSnpFirmware, the real SEV-SNP verifier) or "local" (the
+  // DEVELOPMENT-ONLY mock-dev attestation). `sealed` and `receipts` need "nitro": SimKms releases
+  // keys only to Nitro documents, and receipts name the simulated Nitro root.
+  std::string platform = "nitro";
   std::string model_dir;            // config.json + model.safetensors
   std::vector<int32_t> prompt;      // token ids
   // When non-empty, request r of a session uses prompts[r % size] instead of `prompt`.
@@ -72,7 +78,7 @@ struct SimPipelineOptions {
   std::vector<SimFault> faults;                // applied by SimFaultInjector
   std::optional<SimLatencyMs> link_latency;    // host<->every node, one way (default 0.1 ms)
   uint64_t link_bandwidth_bytes_per_s = 0;     // 0: unlimited
-  std::optional<SimLatencyMs> nsm_latency;     // default: the SimNsm's fixed 60 ms
+  std::optional<SimLatencyMs> nsm_latency;     // default: the SimNsm's 60 ms / SNP firmware's 3 ms
   double max_virtual_ms = 0;                   // > 0: the world's time limit (a hang fails)
   std::ostream* trace_out = nullptr;           // JSON lines of every trace entry
 };
@@ -107,7 +113,7 @@ struct SimPipelineReport {
   double setup_ms = 0;        // virtual time to the first ready pipeline
   double virtual_ms = 0;      // the whole run
   double detect_ms = -1;      // kill -> orchestrator noticed (when a stage was killed)
-  std::string stage_platform;  // what the orchestrator verified
+  std::string stage_platform;  // what the orchestrator verified: sim-nitro, sim-sev-snp, mock-dev
   std::vector<std::string> timeline;
   std::vector<std::string> event_lines;
   uint64_t events = 0;
@@ -119,12 +125,21 @@ struct SimPipelineReport {
   Bytes model_hash;  // what receipts name: the sealed model's manifest hash
   std::string model_id, model_version;
   uint64_t kms_requests = 0, kms_throttled = 0, kms_denied = 0, kms_retries = 0, s3_gets = 0;
+  uint64_t s3_retries = 0;      // the stages' object store clients' retries
+  uint64_t service_errors = 0;  // KMS and S3 calls answered with an injected (kms_error/s3_error) error
   uint64_t host_tampered_bytes = 0, sealed_size = 0;
   // receipts: the signing stage's evidence (its latest boot) and the simulated root to check it.
   Bytes receipt_evidence;
   std::string receipt_evidence_root_pem;
   int64_t receipt_evidence_time_ms = 0;
   Bytes receipt_public_key;
+  // receipts: every boot of stage 0 that signed (a restart brings a new key and new evidence):
+  // a receipt must verify against one of them.
+  struct ReceiptSigner {
+    Bytes evidence;
+    int64_t evidence_time_ms = 0;
+  };
+  std::vector<ReceiptSigner> receipt_signers;
   // receipts: KV caches and receipt records the live stages held once every request was done
   // (each request's release has come back by then): anything but 0 is a leak.
   uint64_t held_at_end = 0;
@@ -134,6 +149,7 @@ struct SimPipelineReport {
   std::vector<double> fault_ms;
   uint64_t tampered_segments = 0;
   std::vector<double> tamper_first_ms;  // per tamper fault that altered bytes: when it first did
+  std::vector<SimCallTrigger> call_triggers;  // faults fired during a stage's KMS call
   double work_done_ms = -1;             // when the last request ended
   // Channels that failed on an integrity check (bad tag, sequence gap, replay, malformed or
   // oversize record, bad flags): the record layer caught the host, not a timeout.

@@ -35,7 +35,7 @@ void start_stage_boot(sim::SimNode& node, runtime::Env& env, const SimStageBootS
   config.verifier = spec.attestation->verifier.get();
   config.signer = booting.signer.get();
   if (spec.delivery) {
-    config.cold_start = spec.delivery->cold_start_for(env);
+    config.cold_start = spec.delivery->cold_start_for(env, spec.stage);
     const model::Gpt2Options options = spec.model_options;
     auto wrap = spec.wrap;
     config.build_model = [options, wrap](keys::ColdStartResult& r) -> Result<std::unique_ptr<pipeline::StageModel>> {

@@ -20,6 +20,7 @@ namespace cpipe::cli {
 struct SimStageBootSpec {
   SimAttestation* attestation = nullptr;  // the stage's SimNsm and verifier
   SimKeyDelivery* delivery = nullptr;     // sealed delivery; null: plaintext
+  int stage = 0;                          // which stage (its own KMS access key)
   model::Gpt2Options model_options;       // sealed: the stage's layers and thread pool
   // Sealed: wraps the freshly built model (the session's TappedModel).
   std::function<std::unique_ptr<pipeline::StageModel>(std::unique_ptr<pipeline::StageModel>)> wrap;

@@ -178,6 +178,7 @@ Task<void> SimKms::serve(SimKms* kms, std::shared_ptr<runtime::Stream> stream) {
   // One request per connection (the client sends Connection: close; so do we).
   Result<HttpRequest> request = co_await keys::http_read_request(*stream, kms->config_.limits);
   HttpResponse response;
+  SimServiceCall call;
   if (!request.ok()) {
     if (request.status().code() != ErrorCode::PARSE_ERROR) {
       stream->close();
@@ -185,13 +186,29 @@ Task<void> SimKms::serve(SimKms* kms, std::shared_ptr<runtime::Stream> stream) {
     }
     response = kms->error(400, "SerializationException", request.status().message());
   } else {
-    response = kms->handle(*request);
+    call.id = ++kms->calls_;
+    const std::string target = keys::http_header(request->headers, "X-Amz-Target");
+    call.op = target.starts_with("TrentService.") ? target.substr(13) : target;
+    call.caller = sigv4_access_key_of(keys::http_header(request->headers, "Authorization"));
+    std::optional<SimInjectedError> injected;
+    if (kms->filter_) injected = kms->filter_->on_request(call);
+    if (injected) {
+      // Counted like any request; answered in KMS's own error shape.
+      ++kms->request_counter_;
+      ++kms->stats_.requests;
+      kms->stats_.arrivals.push_back(kms->node_.clock().now());
+      ++kms->stats_.by_operation[call.op];
+      response = kms->error(injected->http_status, injected->code, injected->message);
+    } else {
+      response = kms->handle(*request);
+    }
   }
   response.headers.emplace_back("Connection", "close");
   co_await runtime::sleep_for(kms->node_.clock(), kms->sample_latency());
   const std::string wire = keys::http_serialize_response(response);
   (void)co_await stream->write_all(ByteSpan(reinterpret_cast<const uint8_t*>(wire.data()), wire.size()));
   stream->close();
+  if (call.id != 0 && kms->filter_) kms->filter_->on_answer(call, response.status);
 }
 
 runtime::Duration SimKms::sample_latency() {

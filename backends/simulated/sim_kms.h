@@ -35,6 +35,7 @@
 
 #include "backends/simulated/sim_kms_policy.h"
 #include "backends/simulated/sim_node.h"
+#include "backends/simulated/sim_service_filter.h"
 #include "core/attest/nitro/nitro_verifier.h"
 #include "core/base/bytes.h"
 #include "core/base/status.h"
@@ -109,6 +110,10 @@ class SimKms {
   // ThrottlingException / KMSInternalException.
   void throttle_next(int n) { throttle_next_ += n; }
   void fail_internal_next(int n) { internal_next_ += n; }
+  // Fault injection at the request boundary (sim_service_filter.h): every request is shown to
+  // `filter` on arrival, which may have it answered with an error instead; null: none. The
+  // filter must outlive the service's tasks or be cleared first.
+  void set_filter(SimServiceFilter* filter) { filter_ = filter; }
   // Replace a key's policy at run time (AccessDenied scenarios).
   Status set_key_policy(const std::string& key_ref, const std::string& policy_json);
 
@@ -151,6 +156,8 @@ class SimKms {
   std::optional<attest::nitro::NitroVerifier> verifier_;
   std::vector<int64_t> latency_knots_;  // ns at the quantiles of kLatencyKnotPpm
   std::unique_ptr<runtime::Listener> listener_;
+  SimServiceFilter* filter_ = nullptr;
+  uint64_t calls_ = 0;
   int throttle_next_ = 0;
   int internal_next_ = 0;
   int64_t bucket_scaled_ = 0;  // tokens * 1e9

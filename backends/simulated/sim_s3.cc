@@ -157,7 +157,7 @@ Task<void> SimS3::serve(SimS3* self) {
   }
 }
 
-SimS3::Answer SimS3::answer(const keys::HttpRequest& request) {
+SimS3::Answer SimS3::answer(const keys::HttpRequest& request, const SimInjectedError* injected) {
   Answer a;
   a.head = request.method == "HEAD";
   const std::string request_id = "SIMS3" + std::to_string(++request_ids_);
@@ -175,6 +175,11 @@ SimS3::Answer SimS3::answer(const keys::HttpRequest& request) {
   };
 
   ++stats_.requests;
+  if (injected) {
+    (a.head ? stats_.heads : stats_.gets)++;
+    ++stats_.injected;
+    return error(injected->http_status, injected->code, injected->message);
+  }
   if (request.method != "GET" && request.method != "HEAD")
     return error(405, "MethodNotAllowed", "The specified method is not allowed against this resource.");
   (a.head ? stats_.heads : stats_.gets)++;
@@ -299,14 +304,22 @@ Task<void> SimS3::handle(SimS3* self, std::shared_ptr<runtime::Stream> stream) {
   for (;;) {
     Result<keys::HttpRequest> request = co_await keys::http_read_request(*stream, limits);
     if (!request.ok()) break;  // EOF between requests, or garbage: hang up
-    Answer a = self->answer(*request);
+    SimServiceCall call;
+    call.id = ++self->calls_;
+    call.op = request->method;
+    call.caller = sigv4_access_key_of(keys::http_header(request->headers, "Authorization"));
+    std::optional<SimInjectedError> injected;
+    if (self->filter_) injected = self->filter_->on_request(call);
+    Answer a = self->answer(*request, injected ? &*injected : nullptr);
     co_await runtime::sleep_for(self->node_.clock(), self->config_.first_byte.sample(self->node_.random()));
     std::string head = "HTTP/1.1 " + std::to_string(a.status) + " " + a.reason + "\r\n";
     for (const auto& [k, v] : a.headers) head += k + ": " + v + "\r\n";
     if (!a.error_body.empty()) head += "Content-Length: " + std::to_string(a.error_body.size()) + "\r\n";
     head += "\r\n";
     if (!a.head) head += a.error_body;
-    if (!(co_await stream->write_all(as_bytes(head))).ok()) break;
+    const bool head_sent = (co_await stream->write_all(as_bytes(head))).ok();
+    if (self->filter_) self->filter_->on_answer(call, a.status);
+    if (!head_sent) break;
     if (a.object && !a.head) {
       uint64_t sent = 0;
       bool ok = true;

@@ -16,7 +16,8 @@
 // RequestTimeTooSkewed beyond 15 minutes). With `credentials` set the signature is recomputed
 // and compared (403 InvalidAccessKeyId / SignatureDoesNotMatch); without, it is not verified.
 //
-// Fault hooks: the next N requests fail with 500 InternalError or 503 SlowDown.
+// Fault hooks: the next N requests fail with 500 InternalError or 503 SlowDown; a
+// SimServiceFilter may answer any request with an S3 error of its choosing.
 #pragma once
 
 #include <cstdint>
@@ -27,6 +28,7 @@
 
 #include "backends/simulated/sim_network.h"
 #include "backends/simulated/sim_node.h"
+#include "backends/simulated/sim_service_filter.h"
 #include "core/base/bytes.h"
 #include "core/base/status.h"
 #include "core/keys/sigv4.h"
@@ -77,6 +79,9 @@ class SimS3 {
   // The next `count` requests (after authentication) answer `http_status`: 500 InternalError
   // or 503 SlowDown.
   void fail_next(int count, int http_status = 500);
+  // Fault injection at the request boundary (sim_service_filter.h): every request is shown to
+  // `filter` on arrival, which may have it answered with an S3 error instead; null: none.
+  void set_filter(SimServiceFilter* filter) { filter_ = filter; }
 
   const SimS3Stats& stats() const { return stats_; }
   const SimS3Config& config() const { return config_; }
@@ -87,13 +92,15 @@ class SimS3 {
  private:
   static runtime::Task<void> serve(SimS3* self);
   static runtime::Task<void> handle(SimS3* self, std::shared_ptr<runtime::Stream> stream);
-  Answer answer(const keys::HttpRequest& request);
+  Answer answer(const keys::HttpRequest& request, const SimInjectedError* injected);
 
   SimNode& node_;
   SimS3Config config_;
   Logger log_;
   std::unique_ptr<runtime::Listener> listener_;
   std::map<std::string, std::shared_ptr<const Bytes>> objects_;
+  SimServiceFilter* filter_ = nullptr;
+  uint64_t calls_ = 0;
   int fail_count_ = 0;
   int fail_status_ = 500;
   uint64_t request_ids_ = 0;

@@ -167,4 +167,17 @@ Result<runtime::VerifiedEvidence> MockAttestationVerifier::verify(
   return out;
 }
 
+Result<MockDevAttestation> make_mock_dev_attestation(runtime::Env& env, std::map<std::string, Bytes> measurements,
+                                                     runtime::Duration latency) {
+  MockProviderConfig pc;
+  pc.measurements = std::move(measurements);
+  pc.latency = latency;
+  MockDevAttestation a;
+  CPIPE_ASSIGN_OR_RETURN(a.provider, MockAttestationProvider::create(env, std::move(pc)));
+  MockVerifierPolicy vp;
+  vp.platform_public_key = mock_platform_public_key(kDefaultMockSeed);
+  a.verifier = std::make_unique<MockAttestationVerifier>(vp, env.events);
+  return a;
+}
+
 }  // namespace cpipe::attest

@@ -72,6 +72,16 @@ class MockAttestationVerifier final : public runtime::AttestationVerifier {
   Logger log_;
 };
 
+// The mock-dev pair a development-mode process uses (local `cpipe stage`/`run`, the simulator's
+// `local` platform): a provider that measures `measurements`, and a verifier pinned to the
+// default mock platform key (peers' measurements are checked by the caller).
+struct MockDevAttestation {
+  std::unique_ptr<MockAttestationProvider> provider;
+  std::unique_ptr<MockAttestationVerifier> verifier;
+};
+Result<MockDevAttestation> make_mock_dev_attestation(runtime::Env& env, std::map<std::string, Bytes> measurements,
+                                                     runtime::Duration latency = runtime::Duration{0});
+
 // Fields of a mock document, for building and parsing it (tests forge documents with these).
 struct MockDocument {
   int64_t timestamp_ms = 0;

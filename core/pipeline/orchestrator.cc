@@ -1,11 +1,12 @@
-// Orchestrator: building and rebuilding the pipeline, health checks, and the per-request token
-// loop with retry (orchestrator.h).
+// Orchestrator: building and rebuilding the pipeline and the per-request token loop with retry
+// (orchestrator.h); health checks and probes are orchestrator_health.cc.
 #include "core/pipeline/orchestrator.h"
 
 #include <algorithm>
 #include <cstring>
 #include <map>
 
+#include "core/pipeline/orchestrator_link.h"
 #include "core/pipeline/peer_policy.h"
 #include "core/pipeline/wire.h"
 #include "core/receipt/air_verify.h"
@@ -17,36 +18,7 @@ namespace cpipe::pipeline {
 using channel::SecureChannel;
 using runtime::Task;
 
-struct Orchestrator::StepReply {
-  int32_t token = -1;         // kToken
-  std::vector<float> logits;  // kLogits
-  Bytes receipt;              // kRelease answering a receipt request (empty: nobody signed)
-};
-
-struct Orchestrator::Link {
-  explicit Link(runtime::Executor& ex) : result_ready(ex), send_lock(ex), control_lock(ex) {}
-  uint64_t epoch = 0;
-  Bytes session_id;
-  std::vector<std::unique_ptr<SecureChannel>> control;
-  std::unique_ptr<SecureChannel> data_out;   // to stage 0
-  std::unique_ptr<SecureChannel> result_in;  // from the last stage
-  runtime::Oneshot<Status> result_ready;
-  runtime::AsyncMutex send_lock;     // data_out: one send at a time
-  runtime::AsyncMutex control_lock;  // control channels: pings and shutdown
-  std::map<uint64_t, runtime::Oneshot<Result<StepReply>>> pending;
-  std::vector<uint64_t> last_pong;
-  uint64_t ping_nonce = 0;
-  Status broken;  // OK while usable
-  std::vector<Bytes> receipt_keys;
-  std::vector<runtime::VerifiedEvidence> evidence;
-  bool refused = false;  // a stage answered init with refuse
-};
-
 namespace {
-
-Status stage_failed(std::string what) {
-  return make_error(ErrorCode::PIPELINE_STAGE_FAILED, std::move(what));
-}
 
 // A code that came over the wire: kept when it is one of ours, otherwise a stage failure.
 ErrorCode code_from_wire(uint32_t value) {
@@ -107,13 +79,19 @@ Task<Status> Orchestrator::start() {
 void Orchestrator::mark_broken(Link& link, const Status& why) {
   if (!link.broken.ok()) return;
   link.broken = why;
-  log_.warn("pipeline broken", {{"epoch", std::to_string(link.epoch)}, {"why", why.to_string()}});
+  // CANCELLED is our own shutdown, not news.
+  if (why.code() == ErrorCode::CANCELLED)
+    log_.info("pipeline closed", {{"epoch", std::to_string(link.epoch)}});
+  else
+    log_.warn("pipeline broken", {{"epoch", std::to_string(link.epoch)}, {"why", why.to_string()}});
   for (auto& ch : link.control)
     if (ch) ch->abort();
   if (link.data_out) link.data_out->abort();
   if (link.result_in) link.result_in->abort();
   link.result_ready.set(why);
   for (auto& [id, reply] : link.pending) reply.set(stage_failed("pipeline broke: " + why.to_string()));
+  for (auto& [nonce, probe] : link.probes) probe.set(stage_failed("pipeline broke: " + why.to_string()));
+  link.probes.clear();
   if (link_.get() == &link) {
     if (why.code() != ErrorCode::CANCELLED) stats_.pipeline_failures++;
     link_.reset();  // last: `link` may die with it
@@ -210,6 +188,7 @@ Task<Result<std::shared_ptr<Orchestrator::Link>>> Orchestrator::build(Orchestrat
   self->log_.info("pipeline ready", {{"epoch", std::to_string(link->epoch)},
                                      {"stages", std::to_string(link->control.size())}});
   link->last_pong.assign(link->control.size(), 0);
+  link->counters.assign(link->control.size(), StageCounters{});
   runtime::spawn(*self->env_->executor, read_results(self, link));
   for (size_t i = 0; i < link->control.size(); ++i)
     runtime::spawn(*self->env_->executor, read_control(self, link, i));
@@ -267,6 +246,7 @@ Task<Status> Orchestrator::build_into(Orchestrator* self, std::shared_ptr<Link> 
       link->refused = true;
       co_return Status(code_from_wire(msg.code), who + " refused: " + msg.message);
     }
+    if (msg.type == ControlType::kFault) co_return stage_failed(who + " reported " + msg.message);
     if (msg.type != ControlType::kReady || msg.stage_idx != i)
       co_return make_error(ErrorCode::PIPELINE_PROTOCOL_ERROR, who + " did not answer init with ready");
     const StageSpec& spec = m.stages[i];
@@ -323,53 +303,6 @@ Task<void> Orchestrator::read_results(Orchestrator* self, std::shared_ptr<Link> 
     }
     auto it = link->pending.find(h.request_id);
     if (it != link->pending.end()) it->second.set(std::move(reply));
-  }
-}
-
-Task<void> Orchestrator::read_control(Orchestrator* self, std::shared_ptr<Link> link, size_t i) {
-  while (link->broken.ok()) {
-    auto message = co_await link->control[i]->receive();
-    if (!link->broken.ok()) break;
-    if (!message.ok()) {
-      self->mark_broken(*link, stage_failed("control channel to stage " + std::to_string(i) +
-                                            " lost: " + message.status().to_string()));
-      break;
-    }
-    auto msg = decode_control(message->payload);
-    if (!msg.ok() || msg->type != ControlType::kPong) {
-      self->mark_broken(*link, make_error(ErrorCode::PIPELINE_PROTOCOL_ERROR,
-                                          "unexpected control message from stage " + std::to_string(i)));
-      break;
-    }
-    link->last_pong[i] = std::max(link->last_pong[i], msg->nonce);
-  }
-}
-
-Task<void> Orchestrator::health_loop(Orchestrator* self, std::shared_ptr<Link> link) {
-  runtime::Clock& clock = *self->env_->clock;
-  while (link->broken.ok() && !self->shutting_down_) {
-    co_await runtime::sleep_for(clock, self->config_.health_interval);
-    if (!link->broken.ok() || self->shutting_down_) break;
-    uint64_t nonce = ++link->ping_nonce;
-    ControlMessage ping;
-    ping.type = ControlType::kPing;
-    ping.nonce = nonce;
-    Bytes bytes = encode_control(ping);
-    {
-      auto guard = co_await link->control_lock.lock();
-      for (size_t i = 0; i < link->control.size() && link->broken.ok(); ++i) {
-        Status sent = co_await link->control[i]->send(bytes);
-        if (!sent.ok() && link->broken.ok())
-          self->mark_broken(*link, stage_failed("ping to stage " + std::to_string(i) +
-                                                " failed: " + sent.to_string()));
-      }
-    }
-    co_await runtime::sleep_for(clock, self->config_.health_timeout);
-    for (size_t i = 0; i < link->control.size() && link->broken.ok(); ++i) {
-      if (link->last_pong[i] < nonce)
-        self->mark_broken(*link, stage_failed("stage " + std::to_string(i) +
-                                              " missed its health check"));
-    }
   }
 }
 

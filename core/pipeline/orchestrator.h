@@ -81,6 +81,13 @@ struct OrchestratorStats {
   uint64_t requests_failed = 0;
 };
 
+// What a stage said in its latest pong (cumulative since the stage process started).
+struct StageCounters {
+  uint32_t active_requests = 0;   // KV caches held
+  uint64_t frames_processed = 0;
+  uint64_t compute_us = 0;        // time in the model's forward passes
+};
+
 class Orchestrator {
  public:
   // `env` must outlive the orchestrator, and the orchestrator its tasks (shutdown(), then let
@@ -95,6 +102,10 @@ class Orchestrator {
   runtime::Task<Result<GenerateResult>> generate(GenerateRequest request);
   // Tells the stages to end the session, closes everything and stops health checks.
   runtime::Task<void> shutdown();
+
+  // Pings every stage now and returns what each answers (index = stage): UNAVAILABLE without a
+  // healthy pipeline, DEADLINE_EXCEEDED when one does not answer within health_timeout.
+  runtime::Task<Result<std::vector<StageCounters>>> probe_stages();
 
   bool healthy() const;
   const OrchestratorStats& stats() const { return stats_; }
@@ -116,6 +127,7 @@ class Orchestrator {
   static runtime::Task<void> read_results(Orchestrator* self, std::shared_ptr<Link> link);
   static runtime::Task<void> read_control(Orchestrator* self, std::shared_ptr<Link> link, size_t i);
   static runtime::Task<void> health_loop(Orchestrator* self, std::shared_ptr<Link> link);
+  static runtime::Task<void> send_pings(Orchestrator* self, std::shared_ptr<Link> link, uint64_t nonce);
   static runtime::Task<Result<std::shared_ptr<Link>>> ensure_link(Orchestrator* self);
   static runtime::Task<Status> run_once(Orchestrator* self, std::shared_ptr<Link> link,
                                         const GenerateRequest& request, GenerateResult& result);

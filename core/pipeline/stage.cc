@@ -36,7 +36,8 @@ Stage::Stage(runtime::Env& env, StageConfig config, StageModel* model)
       config_(std::move(config)),
       model_(model),
       log_(env.logger("stage" + std::to_string(config_.stage_idx))),
-      manifest_hash_(manifest_hash(config_.manifest)) {}
+      manifest_hash_(manifest_hash(config_.manifest)),
+      control_send_(*env.executor) {}
 
 Stage::~Stage() = default;
 
@@ -84,6 +85,13 @@ void Stage::kill() {
   if (data_listener_) data_listener_->close();
   end_session("process killed");
   if (control_) control_->abort();
+  wake_hello_waiters();
+}
+
+void Stage::wake_hello_waiters() {
+  auto waiters = std::move(hello_waiters_);
+  hello_waiters_.clear();
+  for (auto& w : waiters) w.set(true);
 }
 
 bool Stage::current(const Session& s) const {
@@ -165,13 +173,14 @@ Task<void> Stage::serve_control(Stage* self, std::shared_ptr<runtime::Stream> st
     self->log_.warn("control handshake failed", {{"error", accepted.status().to_string()}});
     co_return;
   }
-  std::unique_ptr<SecureChannel> ch = std::move(*accepted);
+  // Shared: a data loop reporting a fault may still be sending on it when this loop ends.
+  std::shared_ptr<SecureChannel> ch = std::move(*accepted);
   if (self->killed_) {
     ch->abort();
     co_return;
   }
   uint64_t generation = ++self->control_generation_;
-  self->control_ = ch.get();
+  self->control_ = ch;
   while (!self->killed_) {
     auto received = co_await ch->receive();
     if (!received.ok() || self->killed_) break;
@@ -201,6 +210,7 @@ Task<void> Stage::serve_control(Stage* self, std::shared_ptr<runtime::Stream> st
         auto session = std::make_shared<Session>(*self->env_->executor, generation);
         session->session_id = message->session_id;
         self->session_ = session;
+        self->wake_hello_waiters();
         self->stats_.sessions++;
         why = co_await establish(self, session);
         if (self->killed_) break;
@@ -216,10 +226,13 @@ Task<void> Stage::serve_control(Stage* self, std::shared_ptr<runtime::Stream> st
         ready.receipt_public_key = self->config_.receipt_public_key;
         self->stats_.ready = true;
         self->log_.info("ready", {{"session", hex_encode(message->session_id)}});
-        sent = co_await ch->send(encode_control(ready));
+        sent = co_await send_control(self, ch, ready);
       } else {
         self->log_.warn("refusing init", {{"error", why.to_string()}});
-        sent = co_await ch->send(encode_control(refuse_message(why)));
+        self->refused_session_ = message->session_id;
+        self->wake_hello_waiters();
+        ControlMessage refuse = refuse_message(why);
+        sent = co_await send_control(self, ch, refuse);
       }
     } else if (message->type == ControlType::kPing) {
       ControlMessage pong;
@@ -227,7 +240,8 @@ Task<void> Stage::serve_control(Stage* self, std::shared_ptr<runtime::Stream> st
       pong.nonce = message->nonce;
       pong.active_requests = self->stats_.active_requests;
       pong.frames_processed = self->stats_.frames_processed;
-      sent = co_await ch->send(encode_control(pong));
+      pong.compute_us = self->stats_.compute_ns / 1000;
+      sent = co_await send_control(self, ch, pong);
     } else if (message->type == ControlType::kShutdown) {
       if (self->session_ && self->session_->control_generation == generation)
         self->end_session("shutdown by the orchestrator");
@@ -241,6 +255,24 @@ Task<void> Stage::serve_control(Stage* self, std::shared_ptr<runtime::Stream> st
   if (self->session_ && self->session_->control_generation == generation)
     self->end_session("control channel lost");
   ch->abort();
+}
+
+Task<Status> Stage::send_control(Stage* self, std::shared_ptr<SecureChannel> ch, const ControlMessage& message) {
+  Bytes bytes = encode_control(message);
+  auto guard = co_await self->control_send_.lock();
+  co_return co_await ch->send(bytes);
+}
+
+// Tells the orchestrator why this stage's part of the data chain failed, before the session
+// ends (and downstream stages and the result channel see only a closed stream).
+Task<void> Stage::report_fault(Stage* self, std::shared_ptr<Session> session, std::string where, Status why) {
+  std::shared_ptr<SecureChannel> ch = self->control_;
+  if (!ch || session->control_generation != self->control_generation_) co_return;
+  ControlMessage fault;
+  fault.type = ControlType::kFault;
+  fault.code = uint16_t(why.code());
+  fault.message = where + ": " + why.to_string();
+  (void)co_await send_control(self, ch, fault);  // a control channel that is gone has no one to tell
 }
 
 Task<Status> Stage::establish(Stage* self, std::shared_ptr<Session> session) {
@@ -324,11 +356,19 @@ Task<void> Stage::admit_data_in(Stage* self, std::shared_ptr<runtime::Stream> st
   // The upstream stage may get its init (and dial us) before the orchestrator's init for the
   // same session reaches us: wait for that init, within init_timeout, instead of refusing the
   // hello (refused, the upstream would wait for the chain until the set-up timed out).
+  // It stops waiting when that init cannot come any more: this stage refused it, or took an init
+  // for another session (the orchestrator builds one pipeline at a time, so it moved on).
   if (hello.ok() && hello->header.kind == DataKind::kHello) {
-    runtime::MonoTime give_up = self->env_->clock->now() + self->config_.init_timeout;
-    while (!self->killed_ && (!s || !self->current(*s) || hello->session_id != s->session_id) &&
-           self->env_->clock->now() < give_up) {
-      co_await runtime::sleep_for(*self->env_->clock, std::chrono::milliseconds(2));
+    runtime::Clock& clock = *self->env_->clock;
+    const runtime::MonoTime give_up = clock.now() + self->config_.init_timeout;
+    const Session* at_start = s.get();
+    auto matches = [&] { return s && self->current(*s) && hello->session_id == s->session_id; };
+    while (!self->killed_ && !matches() && clock.now() < give_up &&
+           self->refused_session_ != hello->session_id && !(s && s.get() != at_start && self->current(*s))) {
+      runtime::Oneshot<bool> woken(*self->env_->executor);
+      self->hello_waiters_.push_back(woken);
+      runtime::ScopedTimer timeout(clock, give_up - clock.now(), [woken] { woken.set(false); });
+      co_await woken;
       s = self->session_;
     }
   }
@@ -363,14 +403,16 @@ Task<void> Stage::run_data(Stage* self, std::shared_ptr<Session> session) {
     if (!self->current(*session)) break;
     if (!message.ok()) {
       self->log_.warn("data_in lost", {{"error", message.status().to_string()}});
-      self->end_session("data_in lost");
+      co_await report_fault(self, session, "data_in", message.status());
+      if (self->current(*session)) self->end_session("data_in lost");
       break;
     }
     Status st = co_await process(self, *session, message->payload);
     if (!st.ok()) {
       if (self->current(*session)) {
         self->log_.warn("data chain failed", {{"error", st.to_string()}});
-        self->end_session("data chain failed");
+        co_await report_fault(self, session, "data chain", st);
+        if (self->current(*session)) self->end_session("data chain failed");
       }
       break;
     }
@@ -484,7 +526,10 @@ Task<Status> Stage::process(Stage* self, Session& session, ByteSpan bytes) {
   bool first = shape.is_first();
   runtime::ComputeCost cost{self->config_.cost_per_layer_token *
                             int64_t((shape.layer_end - shape.layer_begin) * T)};
+  runtime::Clock& clock = *self->env_->clock;
+  uint64_t compute_ns = 0;  // written by the compute job, read after it
   auto forward = [&] {
+        runtime::MonoTime began = clock.now();
         // Element data is little-endian and may be unaligned inside the record: copy-free
         // reinterpretation only when aligned, which the channel's buffers guarantee in practice.
         if (first) {
@@ -499,12 +544,14 @@ Task<Status> Stage::process(Stage* self, Session& session, ByteSpan bytes) {
           std::memcpy(rows.data(), in.data(), in.size());
           result = model->forward_hidden(*seq, rows);
         }
+        compute_ns = uint64_t((clock.now() - began).count());
       };
   if (self->config_.inline_decode && T == 1) {
     forward();
   } else {
     co_await runtime::run_compute(*self->env_->compute, *self->env_->executor, forward, cost);
   }
+  self->stats_.compute_ns += compute_ns;
   if (!self->current(session)) co_return make_error(ErrorCode::CANCELLED, "session ended");
   if (!result.ok()) {
     session.sequences.erase(h.request_id);

@@ -16,18 +16,20 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include "core/base/event.h"
 #include "core/channel/secure_channel.h"
 #include "core/pipeline/manifest.h"
 #include "core/pipeline/stage_model.h"
 #include "core/receipt/receipt_signer.h"
+#include "core/pipeline/wire.h"
+#include "core/runtime/async_mutex.h"
 #include "core/runtime/env.h"
 #include "core/runtime/oneshot.h"
 
 namespace cpipe::pipeline {
 
-struct DataFrame;  // wire.h
 
 struct StageConfig {
   Manifest manifest;
@@ -65,6 +67,9 @@ struct StageStats {
   uint64_t requests_released = 0;
   uint32_t active_requests = 0;    // KV caches held now
   uint32_t receipt_records = 0;    // stage 0 with a signer: open requests' receipt records
+  // Clock time inside the model's forward passes (not queueing, channels or sends); in the
+  // simulator compute is a virtual cost charged around the call, so this stays 0 there.
+  uint64_t compute_ns = 0;
   bool ready = false;              // a session is established
 };
 
@@ -107,10 +112,17 @@ class Stage {
   static runtime::Task<Result<std::unique_ptr<channel::SecureChannel>>> dial_data_out(
       Stage* self, std::shared_ptr<Session> session);
   static runtime::Task<void> run_data(Stage* self, std::shared_ptr<Session> session);
+  // Control sends come from the control loop and from data loops reporting a fault: one at a time.
+  static runtime::Task<Status> send_control(Stage* self, std::shared_ptr<channel::SecureChannel> ch,
+                                            const ControlMessage& message);
+  static runtime::Task<void> report_fault(Stage* self, std::shared_ptr<Session> session, std::string where,
+                                          Status why);
   static runtime::Task<Status> process(Stage* self, Session& session, ByteSpan frame);
   static runtime::Task<Status> forward_release(Stage* self, Session& session, const DataFrame& frame);
 
   void end_session(const char* why);
+  // Wakes the data_in hellos waiting for their session's init (an init came, or was refused).
+  void wake_hello_waiters();
   bool current(const Session& s) const;
   const StageSpec& spec() const { return config_.manifest.stages[config_.stage_idx]; }
   const StageSpec* upstream_spec() const;
@@ -125,7 +137,10 @@ class Stage {
   std::unique_ptr<runtime::Listener> control_listener_;
   std::unique_ptr<runtime::Listener> data_listener_;
   std::shared_ptr<Session> session_;
-  channel::SecureChannel* control_ = nullptr;  // the live control channel, if any
+  std::shared_ptr<channel::SecureChannel> control_;  // the live control channel, if any
+  runtime::AsyncMutex control_send_;
+  std::vector<runtime::Oneshot<bool>> hello_waiters_;
+  Bytes refused_session_;  // the last init this stage refused
   uint64_t control_generation_ = 0;
   bool killed_ = false;
   StageStats stats_;

@@ -75,6 +75,8 @@ Task<Result<StageBootResult>> boot_stage(runtime::Env& env, StageBootConfig conf
 
 Task<void> boot_into_stage(runtime::Env* env, Stage* stage, StageBootConfig config, Result<StageBootResult>* out) {
   const bool wants_model = config.cold_start.has_value();
+  if (wants_model)
+    stage->refuse(make_error(ErrorCode::KEYS_COLD_START_PENDING, "the stage is cold-starting its sealed model"));
   *out = co_await boot_stage(*env, std::move(config));
   if (!out->ok()) {
     stage->refuse(out->status());

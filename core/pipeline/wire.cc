@@ -53,10 +53,12 @@ Bytes encode_control(const ControlMessage& m) {
       w.u64_be(m.nonce);
       w.u32_be(m.active_requests);
       w.u64_be(m.frames_processed);
+      w.u64_be(m.compute_us);
       break;
     case ControlType::kShutdown:
       break;
     case ControlType::kRefuse:
+    case ControlType::kFault:
       w.u16_be(m.code);
       write_string(w, m.message.substr(0, kMaxMessageText));
       break;
@@ -100,11 +102,13 @@ Result<ControlMessage> decode_control(ByteSpan bytes) {
       CPIPE_ASSIGN_OR_RETURN(m.nonce, field(r.u64_be(), "nonce"));
       CPIPE_ASSIGN_OR_RETURN(m.active_requests, field(r.u32_be(), "active_requests"));
       CPIPE_ASSIGN_OR_RETURN(m.frames_processed, field(r.u64_be(), "frames_processed"));
+      CPIPE_ASSIGN_OR_RETURN(m.compute_us, field(r.u64_be(), "compute_us"));
       break;
     }
     case ControlType::kShutdown:
       break;
-    case ControlType::kRefuse: {
+    case ControlType::kRefuse:
+    case ControlType::kFault: {
       CPIPE_ASSIGN_OR_RETURN(m.code, field(r.u16_be(), "code"));
       CPIPE_ASSIGN_OR_RETURN(m.message, read_string(r, "message", kMaxMessageText));
       break;

@@ -30,6 +30,7 @@ enum class ControlType : uint8_t {
   kPong = 4,      // stage -> orchestrator
   kShutdown = 5,  // orchestrator -> stage: end the session (the stage keeps listening)
   kRefuse = 6,    // stage -> orchestrator: cannot serve (code + message), e.g. no model key
+  kFault = 7,     // stage -> orchestrator: its part of the data chain failed (code + message)
 };
 
 struct ControlMessage {
@@ -45,7 +46,10 @@ struct ControlMessage {
   // pong: what the stage holds.
   uint32_t active_requests = 0;
   uint64_t frames_processed = 0;
-  // refuse
+  // pong: time spent in the model's forward passes since the stage started, in microseconds —
+  // lets a client split a token's latency into compute and everything else (channels, hops).
+  uint64_t compute_us = 0;
+  // refuse, fault
   uint16_t code = 0;
   std::string message;
 };

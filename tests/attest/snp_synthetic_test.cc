@@ -1,5 +1,6 @@
-// Paths no real evidence here exercises, on a private AMD-shaped PKI built in the test (RSA-PSS
-// SHA-384 ARK/ASK/ASVK, P-384 VCEK/VLEK with AMD's TCB extensions) and reports signed with it:
+// Paths no real evidence here exercises, on a private AMD-shaped PKI built with the simulator's
+// AMD PKI code (RSA-PSS SHA-384 ARK/ASK/ASVK, P-384 VCEK/VLEK with AMD's TCB extensions; test
+// keys, not the simulator's) and reports signed with it:
 // VLEK chains, Turin's TCB layout and 8-byte hwID, TCB and hwID binding, revocation, PKCS#1 v1.5
 // links, version-5 reports, the debug and migration-agent policy bits on a validly signed report.
 // The real-evidence tests (snp_verifier_test.cc) remain the reference; these only reach the
@@ -17,6 +18,7 @@
 #include <memory>
 #include <string>
 
+#include "backends/simulated/snp/sim_amd_pki.h"
 #include "core/attest/snp/snp_verifier.h"
 
 namespace cpipe::attest::snp {
@@ -24,20 +26,16 @@ namespace {
 
 constexpr int64_t kAt = 1748736000000;  // 2025-06-01
 constexpr int64_t kDay = 86400;
+constexpr int64_t kDayMs = kDay * 1000;
 
-struct KeyFree {
-  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
-struct CertFree {
-  void operator()(X509* x) const { X509_free(x); }
-};
-using Key = std::unique_ptr<EVP_PKEY, KeyFree>;
-using Cert = std::unique_ptr<X509, CertFree>;
+using crypto::EvpPkeyPtr;
+using sim::AmdCertSpec;
+using sim::AmdTcb;
 
-Key rsa_key() { return Key(EVP_RSA_gen(2048)); }
-Key p384_key() { return Key(EVP_EC_gen("secp384r1")); }
+EvpPkeyPtr rsa_key() { return EvpPkeyPtr(EVP_RSA_gen(2048)); }
 
-// Signs with RSASSA-PSS/SHA-384 (salt 48), like AMD, or PKCS#1 v1.5 when pss is false.
+// Signs with RSASSA-PSS/SHA-384 (salt 48), like AMD (the CRLs below; certificates and reports
+// come from the simulator's AMD PKI code, backends/simulated/snp/sim_amd_pki.h).
 template <typename SignFn>
 void sign_with(EVP_PKEY* key, bool pss, SignFn fn) {
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
@@ -52,151 +50,68 @@ void sign_with(EVP_PKEY* key, bool pss, SignFn fn) {
   EVP_MD_CTX_free(ctx);
 }
 
-void add_ext(X509* x, const char* oid, const Bytes& der_value) {
-  ASN1_OBJECT* obj = OBJ_txt2obj(oid, 1);
-  ASN1_OCTET_STRING* os = ASN1_OCTET_STRING_new();
-  ASN1_OCTET_STRING_set(os, der_value.data(), int(der_value.size()));
-  X509_EXTENSION* ext = X509_EXTENSION_create_by_OBJ(nullptr, obj, 0, os);
-  X509_add_ext(x, ext, -1);
-  X509_EXTENSION_free(ext);
-  ASN1_OCTET_STRING_free(os);
-  ASN1_OBJECT_free(obj);
-}
-
-Bytes der_int(uint8_t v) { return v < 0x80 ? Bytes{0x02, 0x01, v} : Bytes{0x02, 0x02, 0x00, v}; }
-
-struct CertSpec {
-  std::string subject_cn, issuer_cn;
-  EVP_PKEY* subject_key = nullptr;
-  EVP_PKEY* issuer_key = nullptr;
-  long serial = 1;
-  bool pss = true;
-  std::vector<std::pair<std::string, Bytes>> exts;
-};
-
-Cert make_cert(const CertSpec& s) {
-  Cert x(X509_new());
-  X509_set_version(x.get(), 2);
-  ASN1_INTEGER_set(X509_get_serialNumber(x.get()), s.serial);
-  X509_NAME* subj = X509_NAME_new();
-  X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(s.subject_cn.c_str()), -1, -1, 0);
-  X509_set_subject_name(x.get(), subj);
-  X509_NAME* iss = X509_NAME_new();
-  X509_NAME_add_entry_by_txt(iss, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(s.issuer_cn.c_str()), -1, -1, 0);
-  X509_set_issuer_name(x.get(), iss);
-  X509_NAME_free(subj);
-  X509_NAME_free(iss);
-  ASN1_TIME_set(X509_getm_notBefore(x.get()), time_t(kAt / 1000 - 365 * kDay));
-  ASN1_TIME_set(X509_getm_notAfter(x.get()), time_t(kAt / 1000 + 365 * kDay));
-  X509_set_pubkey(x.get(), s.subject_key);
-  const bool is_ca = s.subject_cn != "SEV-VCEK" && s.subject_cn != "SEV-VLEK";
-  if (is_ca) {
-    X509V3_CTX ctx;
-    X509V3_set_ctx_nodb(&ctx);
-    X509V3_set_ctx(&ctx, x.get(), x.get(), nullptr, nullptr, 0);
-    X509_EXTENSION* bc = X509V3_EXT_conf_nid(nullptr, &ctx, NID_basic_constraints, "critical,CA:TRUE");
-    X509_add_ext(x.get(), bc, -1);
-    X509_EXTENSION_free(bc);
-  }
-  for (const auto& [oid, value] : s.exts) add_ext(x.get(), oid.c_str(), value);
-  sign_with(s.issuer_key, s.pss, [&](EVP_MD_CTX* ctx) { return X509_sign_ctx(x.get(), ctx); });
-  return x;
-}
-
-std::string pem(X509* x) {
-  BIO* bio = BIO_new(BIO_s_mem());
-  PEM_write_bio_X509(bio, x);
-  char* data = nullptr;
-  long n = BIO_get_mem_data(bio, &data);
-  std::string out(data, size_t(n));
-  BIO_free(bio);
-  return out;
-}
-
-Bytes der(X509* x) {
-  unsigned char* buf = nullptr;
-  int n = i2d_X509(x, &buf);
-  Bytes out(buf, buf + n);
-  OPENSSL_free(buf);
-  return out;
-}
-
 struct Pki {
-  Key ark_key = rsa_key(), ask_key = rsa_key(), leaf_key = p384_key();
-  Cert ark, ask, leaf;
+  EvpPkeyPtr ark_key = rsa_key(), ask_key = rsa_key();
+  sim::SimP384Key leaf_key;
+  Bytes ark, ask, leaf;  // DER
   std::string product;
   bool vlek = false;
 };
 
-struct LeafTcb {
-  uint8_t bl = 3, tee = 0, snp = 8, ucode = 115;
-  std::optional<uint8_t> fmc;
+struct LeafTcb : AmdTcb {
   Bytes hwid = Bytes(64, 0xAB);
 };
+
+Bytes cert(const std::string& subject, const std::string& issuer, EVP_PKEY* subject_key, EVP_PKEY* issuer_key,
+           int64_t serial, bool pss, bool is_ca, std::vector<std::pair<std::string, Bytes>> exts = {}) {
+  AmdCertSpec spec{subject, issuer, subject_key, issuer_key, serial, pss, is_ca,
+                   kAt - 365 * kDayMs, kAt + 365 * kDayMs, std::move(exts)};
+  auto der = sim::make_amd_certificate(spec);
+  EXPECT_TRUE(der.ok()) << der.status().to_string();
+  return der.ok() ? *der : Bytes{};
+}
+
+std::string pem(const Bytes& der) { return sim::certificate_der_to_pem(der).value(); }
 
 std::unique_ptr<Pki> make_pki(const std::string& product, bool vlek, const LeafTcb& tcb, bool pss_links = true) {
   auto p = std::make_unique<Pki>();
   p->product = product;
   p->vlek = vlek;
+  p->leaf_key = sim::derive_p384_key(to_bytes("snp synthetic " + product), vlek ? "vlek" : "vcek").value();
   std::string ark_cn = "ARK-" + product;
   std::string ask_cn = (vlek ? "SEV-VLEK-" : "SEV-") + product;
-  p->ark = make_cert({ark_cn, ark_cn, p->ark_key.get(), p->ark_key.get(), 1, true, {}});
-  p->ask = make_cert({ask_cn, ark_cn, p->ask_key.get(), p->ark_key.get(), 2, pss_links, {}});
-  std::vector<std::pair<std::string, Bytes>> exts = {
-      {"1.3.6.1.4.1.3704.1.3.1", der_int(tcb.bl)},
-      {"1.3.6.1.4.1.3704.1.3.2", der_int(tcb.tee)},
-      {"1.3.6.1.4.1.3704.1.3.3", der_int(tcb.snp)},
-      {"1.3.6.1.4.1.3704.1.3.8", der_int(tcb.ucode)},
-  };
-  if (tcb.fmc) exts.push_back({"1.3.6.1.4.1.3704.1.3.9", der_int(*tcb.fmc)});
-  if (!vlek) exts.push_back({"1.3.6.1.4.1.3704.1.4", tcb.hwid});
-  p->leaf = make_cert({vlek ? "SEV-VLEK" : "SEV-VCEK", ask_cn, p->leaf_key.get(), p->ask_key.get(), 3, pss_links, exts});
+  p->ark = cert(ark_cn, ark_cn, p->ark_key.get(), p->ark_key.get(), 1, true, true);
+  p->ask = cert(ask_cn, ark_cn, p->ask_key.get(), p->ark_key.get(), 2, pss_links, true);
+  auto leaf_pub = sim::p384_public_key(p->leaf_key.public_point).value();
+  p->leaf = cert(vlek ? "SEV-VLEK" : "SEV-VCEK", ask_cn, leaf_pub.get(), p->ask_key.get(), 3, pss_links, false,
+                 sim::amd_signing_cert_extensions(tcb, vlek ? std::nullopt : std::optional<Bytes>(tcb.hwid)));
   return p;
 }
 
 SnpCerts certs_of(const Pki& p, bool with_ask = true) {
   SnpCerts c;
-  c.signing_cert = der(p.leaf.get());
-  if (with_ask) c.chain_pem = pem(p.ask.get());
-  c.root_pem_override = pem(p.ark.get());
+  c.signing_cert = p.leaf;
+  if (with_ask) c.chain_pem = pem(p.ask);
+  c.root_pem_override = pem(p.ark);
   return c;
 }
 
-// A report over `tcb_raw` and chip_id, signed with the leaf key (r, s little-endian).
+// A report over `tcb_raw` and chip_id, signed with the leaf key.
 Bytes signed_report(const Pki& p, uint64_t tcb_raw, const Bytes& chip_id, uint32_t version = 3,
                     uint64_t policy = 0x30000) {
-  Bytes r(0x4A0, 0);
-  store_u32_le(r.data() + 0x00, version);
-  store_u64_le(r.data() + 0x08, policy);
-  store_u32_le(r.data() + 0x34, 1);
-  store_u64_le(r.data() + 0x38, tcb_raw);
-  store_u32_le(r.data() + 0x48, p.vlek ? (1u << 2) : 0u);
-  for (int i = 0; i < 48; ++i) r[0x90 + i] = uint8_t(i);
-  store_u64_le(r.data() + 0x180, tcb_raw);
-  if (version >= 3) {
-    r[0x188] = 0x19;
-    r[0x189] = 0x11;
-  }
-  std::copy(chip_id.begin(), chip_id.end(), r.begin() + 0x1A0);
-  store_u64_le(r.data() + 0x1E0, tcb_raw);
-  store_u64_le(r.data() + 0x1F0, tcb_raw);
-  if (version >= 5) store_u64_le(r.data() + 0x1F8, 3);
-  size_t siglen = 0;
-  Bytes sig(128);
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  EVP_DigestSignInit(ctx, nullptr, EVP_sha384(), nullptr, p.leaf_key.get());
-  EVP_DigestSign(ctx, nullptr, &siglen, r.data(), 0x2A0);
-  EVP_DigestSign(ctx, sig.data(), &siglen, r.data(), 0x2A0);
-  EVP_MD_CTX_free(ctx);
-  const unsigned char* q = sig.data();
-  ECDSA_SIG* es = d2i_ECDSA_SIG(nullptr, &q, long(siglen));
-  uint8_t be[48];
-  BN_bn2binpad(ECDSA_SIG_get0_r(es), be, 48);
-  for (int i = 0; i < 48; ++i) r[0x2A0 + i] = be[47 - i];
-  BN_bn2binpad(ECDSA_SIG_get0_s(es), be, 48);
-  for (int i = 0; i < 48; ++i) r[0x2E8 + i] = be[47 - i];
-  ECDSA_SIG_free(es);
-  return r;
+  sim::SnpReportSpec spec;
+  spec.version = version;
+  spec.policy = policy;
+  spec.tcb_raw = tcb_raw;
+  spec.vlek = p.vlek;
+  for (int i = 0; i < 48; ++i) spec.measurement.push_back(uint8_t(i));
+  spec.chip_id = chip_id;
+  spec.cpuid_family = 0x19;
+  spec.cpuid_model = 0x11;
+  spec.mit_vector = 3;
+  auto r = sim::make_signed_snp_report(spec, p.leaf_key);
+  EXPECT_TRUE(r.ok()) << r.status().to_string();
+  return r.ok() ? *r : Bytes{};
 }
 
 constexpr uint64_t kMilanTcb = 0x7308000000000003ull;  // bl 3, tee 0, snp 8, ucode 0x73

@@ -124,6 +124,15 @@ TEST(MultiProcessPipeline, TwoStageProcessesGiveTheSimulatorsTokensAndBitIdentic
       for (size_t i = 0; i < want.logits.size(); ++i) EXPECT_TRUE(q.result.logits[i] == want.logits[i]) << "step " << i;
       EXPECT_EQ(q.result.token_ms.size(), want.tokens.size());
     }
+    // The stages' own account of the two requests (probed before and after them): every stage
+    // ran one step per generated token and forwarded each release, spent measurable
+    // time in its forward passes, and holds no KV cache afterwards.
+    ASSERT_EQ(r.stage_work.size(), 2u);
+    for (size_t i = 0; i < 2; ++i) {
+      EXPECT_EQ(r.stage_work[i].frames_processed, 2u * (want.tokens.size() + 1)) << "stage " << i;
+      EXPECT_GT(r.stage_work[i].compute_us, 0u) << "stage " << i;
+      EXPECT_EQ(r.stage_work[i].active_requests, 0u) << "stage " << i;
+    }
   }
   // SIGTERM: every stage exits 0.
   EXPECT_TRUE(stop_stages(p.children, 3000));

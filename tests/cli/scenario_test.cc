@@ -149,7 +149,7 @@ INSTANTIATE_TEST_SUITE_P(Scenarios, ShippedScenarioTest,
                          ::testing::Values("nitro-2stage-happy.yaml", "stage-crash-restart.yaml",
                                            "host-tamper-data.yaml", "partition-heals.yaml",
                                            "session-limit.yaml", "rogue-enclave.yaml", "kms-spike-throttle.yaml",
-                                           "swarm.yaml"),
+                                           "kms-s3-errors.yaml", "swarm.yaml", "sev-snp-2stage.yaml"),
                          [](const auto& info) {
                            std::string n = info.param;
                            n = n.substr(0, n.find('.'));

@@ -187,6 +187,10 @@ TEST_F(SimPipelineTest, TamperingHostMakesTheRequestFailClosed) {
       << r.requests[0].status;
   EXPECT_TRUE(r.requests[0].tokens.empty());
   EXPECT_FALSE(r.host_saw_plaintext);
+  // The stage that caught it says so on its control channel: the client's error names the
+  // stage and the record layer's verdict, not merely a lost result channel.
+  EXPECT_NE(r.requests[0].status.find("stage 1 reported data_in: CHANNEL_BAD_TAG"), std::string::npos)
+      << r.requests[0].status;
 }
 
 TEST_F(SimPipelineTest, RogueEnclaveImageIsRefusedAtSetUp) {

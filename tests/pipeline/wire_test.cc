@@ -40,6 +40,19 @@ TEST(PipelineWire, ControlMessagesRoundTrip) {
   EXPECT_EQ(back->weight_hashes, ready.weight_hashes);
   EXPECT_EQ(back->receipt_public_key, ready.receipt_public_key);
 
+  ControlMessage pong;
+  pong.type = ControlType::kPong;
+  pong.nonce = 41;
+  pong.active_requests = 3;
+  pong.frames_processed = 1ull << 40;
+  pong.compute_us = (1ull << 50) + 7;
+  back = decode_control(encode_control(pong));
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->nonce, 41u);
+  EXPECT_EQ(back->active_requests, 3u);
+  EXPECT_EQ(back->frames_processed, 1ull << 40);
+  EXPECT_EQ(back->compute_us, (1ull << 50) + 7);
+
   ControlMessage refuse;
   refuse.type = ControlType::kRefuse;
   refuse.code = uint16_t(ErrorCode::KEYS_ACCESS_DENIED);

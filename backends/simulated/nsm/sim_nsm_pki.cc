@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 
+#include "backends/simulated/sim_pki_encoding.h"
 #include "core/crypto/ecdsa.h"
 #include "core/crypto/hash.h"
 
@@ -48,22 +49,6 @@ using crypto::X509Ptr;
 
 Status ssl_fail(const char* what) { return make_error(ErrorCode::CRYPTO_FAILURE, std::string("SimNsm PKI: ") + what); }
 
-// DER: tag, definite length, content.
-void der_tlv(Bytes& out, uint8_t tag, ByteSpan content) {
-  out.push_back(tag);
-  size_t n = content.size();
-  if (n < 0x80) {
-    out.push_back(uint8_t(n));
-  } else if (n < 0x100) {
-    out.push_back(0x81);
-    out.push_back(uint8_t(n));
-  } else {
-    out.push_back(0x82);
-    out.push_back(uint8_t(n >> 8));
-    out.push_back(uint8_t(n));
-  }
-  out.insert(out.end(), content.begin(), content.end());
-}
 
 Result<EVP_PKEY*> public_pkey(ByteSpan point) {
   // SubjectPublicKeyInfo of an uncompressed P-384 point: fixed prefix + 0x04||X||Y.
@@ -199,30 +184,20 @@ Result<Bytes> make_certificate_uncached(const SimCertSpec& spec, const SimP384Ke
 // and P-384 signing is slow in OpenSSL: a seed sweep makes the same ones in every run, so they
 // are memoized per thread (the simulator is single-threaded). Keys: SHA-256 of length-prefixed
 // inputs.
-namespace {
-void put(Bytes& out, ByteSpan b) {
-  for (int i = 0; i < 8; ++i) out.push_back(uint8_t(uint64_t(b.size()) >> (8 * i)));
-  out.insert(out.end(), b.begin(), b.end());
-}
-void put(Bytes& out, int64_t v) {
-  for (int i = 0; i < 8; ++i) out.push_back(uint8_t(uint64_t(v) >> (8 * i)));
-}
-}  // namespace
-
 Result<Bytes> make_sim_certificate(const SimCertSpec& spec, const SimP384Key& subject_key,
                                    const SimP384Key& issuer_key, ByteSpan issuer_der) {
   thread_local std::map<std::string, Bytes> memo;
   Bytes in;
-  put(in, to_bytes(spec.common_name));
-  put(in, to_bytes(spec.organization));
-  put(in, spec.not_before_ms);
-  put(in, spec.not_after_ms);
-  put(in, int64_t(spec.is_ca));
-  put(in, int64_t(spec.path_len));
-  put(in, spec.serial);
-  put(in, subject_key.public_point);
-  put(in, issuer_key.private_scalar);
-  put(in, issuer_der);
+  put_memo_field(in, to_bytes(spec.common_name));
+  put_memo_field(in, to_bytes(spec.organization));
+  put_memo_field(in, spec.not_before_ms);
+  put_memo_field(in, spec.not_after_ms);
+  put_memo_field(in, int64_t(spec.is_ca));
+  put_memo_field(in, int64_t(spec.path_len));
+  put_memo_field(in, spec.serial);
+  put_memo_field(in, subject_key.public_point);
+  put_memo_field(in, issuer_key.private_scalar);
+  put_memo_field(in, issuer_der);
   Bytes digest = crypto::sha256(in);
   std::string key(digest.begin(), digest.end());
   if (auto it = memo.find(key); it != memo.end()) return it->second;
@@ -255,9 +230,9 @@ Result<SimNitroPki> make_pki_uncached(ByteSpan seed, int64_t not_before_ms, int6
 Result<SimNitroPki> make_sim_nitro_pki(ByteSpan seed, int64_t not_before_ms, int64_t not_after_ms) {
   thread_local std::map<std::string, SimNitroPki> memo;
   Bytes in;
-  put(in, seed);
-  put(in, not_before_ms);
-  put(in, not_after_ms);
+  put_memo_field(in, seed);
+  put_memo_field(in, not_before_ms);
+  put_memo_field(in, not_after_ms);
   std::string key(in.begin(), in.end());
   if (auto it = memo.find(key); it != memo.end()) return it->second;
   CPIPE_ASSIGN_OR_RETURN(SimNitroPki pki, make_pki_uncached(seed, not_before_ms, not_after_ms));

@@ -119,6 +119,28 @@ Result<ExtendedReport> parse_extended_report(ByteSpan doc) {
   return out;
 }
 
+Bytes encode_extended_report(const ExtendedReport& ext) {
+  Bytes out(ext.report.begin(), ext.report.end());
+  std::vector<std::pair<const Guid*, const Bytes*>> certs;
+  if (ext.vcek) certs.push_back({&kVcekGuid, &*ext.vcek});
+  if (ext.vlek) certs.push_back({&kVlekGuid, &*ext.vlek});
+  if (ext.ask) certs.push_back({&kAskGuid, &*ext.ask});
+  if (ext.ark) certs.push_back({&kArkGuid, &*ext.ark});
+  if (certs.empty()) return out;
+  size_t offset = (certs.size() + 1) * kCertEntrySize;
+  for (const auto& [guid, der] : certs) {
+    out.insert(out.end(), guid->begin(), guid->end());
+    uint8_t le[8];
+    store_u32_le(le, uint32_t(offset));
+    store_u32_le(le + 4, uint32_t(der->size()));
+    out.insert(out.end(), le, le + 8);
+    offset += der->size();
+  }
+  out.insert(out.end(), kCertEntrySize, 0);
+  for (const auto& [guid, der] : certs) out.insert(out.end(), der->begin(), der->end());
+  return out;
+}
+
 Result<runtime::VerifiedEvidence> SnpAttestationVerifier::verify(const runtime::Evidence& evidence,
                                                                  const runtime::VerifyContext& ctx) const {
   if (!ctx.now_unix_ms) return make_error(ErrorCode::ATTEST_NO_TIME, "no verification time given");
@@ -128,7 +150,7 @@ Result<runtime::VerifiedEvidence> SnpAttestationVerifier::verify(const runtime::
   }
   SnpCerts certs = config_.certs;
   Result<SnpVerification> result = make_error(ErrorCode::INTERNAL, "unset");
-  if (evidence.platform == "sev-snp") {
+  if (evidence.platform == config_.platform) {
     CPIPE_ASSIGN_OR_RETURN(ExtendedReport ext, parse_extended_report(evidence.document));
     if (ext.vcek && ext.vlek) return bad("both a VCEK and a VLEK");
     if (ext.vcek || ext.vlek) {
@@ -146,13 +168,14 @@ Result<runtime::VerifiedEvidence> SnpAttestationVerifier::verify(const runtime::
   } else if (evidence.platform == "azure-sev-snp") {
     result = verify_azure_hcl(evidence.document, certs, config_.policy, ctx.now_unix_ms);
   } else {
-    return make_error(ErrorCode::ATTEST_BAD_FORMAT, "platform \"" + evidence.platform + "\" is not SEV-SNP");
+    return make_error(ErrorCode::ATTEST_BAD_FORMAT, "platform \"" + evidence.platform + "\" is not " +
+                                                        config_.platform + " or azure-sev-snp");
   }
   if (!result.ok()) return result.status();
   const SnpVerification& v = *result;
 
   runtime::VerifiedEvidence out;
-  out.platform = v.platform;
+  out.platform = evidence.platform == config_.platform ? config_.platform : v.platform;
   out.measurements["measurement"] = Bytes(v.report.measurement.begin(), v.report.measurement.end());
   out.debug = v.report.policy.debug;
   out.development_only = config_.allow_any_measurement && config_.policy.allowed_measurements.empty();

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "core/attest/snp/snp_verifier.h"
@@ -28,9 +29,15 @@ struct ExtendedReport {
   std::optional<Bytes> vcek, vlek, ask, ark;
 };
 Result<ExtendedReport> parse_extended_report(ByteSpan document);
+// The inverse: the report, then (when any certificate is given) the table with the VCEK or VLEK,
+// ASK and ARK entries in that order (RFC 4122 GUID byte order), the terminator and the DER.
+Bytes encode_extended_report(const ExtendedReport& ext);
 
 struct SnpVerifierConfig {
   SnpPolicy policy;
+  // The Evidence::platform of raw (extended) reports this verifier takes: "sev-snp"; the
+  // simulator's firmware says "sim-sev-snp", so its evidence never passes for real hardware's.
+  std::string platform = "sev-snp";
   // Certificates used when the evidence carries none (e.g. a VCEK fetched from AMD KDS, the
   // Azure chain from THIM). Certificates in an extended report take precedence over these.
   SnpCerts certs;
