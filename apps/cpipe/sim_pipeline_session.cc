@@ -1,5 +1,7 @@
-// The simulated pipeline behind `cpipe sim pipeline`: world and node set-up, the host's relays,
-// the stage and orchestrator programs, the fault hooks, and the report (sim_pipeline_session.h).
+// The simulated pipeline behind `cpipe sim pipeline`: world and node set-up, the manifest, the
+// host's relays, the fault hooks, and the report (sim_pipeline_session.h). The stage processes'
+// lifecycle and key delivery are sim_pipeline_stages.cc, the orchestrator's program
+// sim_pipeline_client.cc; what they share is sim_pipeline_world.h.
 #include "apps/cpipe/sim_pipeline_session.h"
 
 #include <algorithm>
@@ -8,6 +10,7 @@
 #include <memory>
 
 #include "apps/cpipe/recording_tap.h"
+#include "apps/cpipe/sim_pipeline_world.h"
 #include "apps/cpipe/sim_attestation.h"
 #include "apps/cpipe/sim_fault_injector.h"
 #include "apps/cpipe/sim_model_cache.h"
@@ -22,25 +25,9 @@
 namespace cpipe::cli {
 namespace {
 
-using runtime::Duration;
+using namespace sim_pipeline;
 using runtime::Endpoint;
 using runtime::Task;
-
-constexpr uint32_t kHostCid = 3;
-constexpr uint32_t kFirstStageCid = 16;
-const Endpoint kResultEndpoint = Endpoint::tcp("client", 9100);
-Endpoint stage_control(int i) { return Endpoint::vsock(kFirstStageCid + uint32_t(i), 5000); }
-Endpoint stage_data_in(int i) { return Endpoint::vsock(kFirstStageCid + uint32_t(i), 5001); }
-Endpoint stage_data_out(int i) { return Endpoint::vsock(kHostCid, 6000 + uint32_t(i)); }
-Endpoint host_control_route(int i) { return Endpoint::tcp("host", 7000 + uint16_t(i)); }
-const Endpoint kHostDataRoute = Endpoint::tcp("host", 7100);
-
-Duration from_ms(double ms) { return Duration(int64_t(ms * 1e6)); }
-double to_ms(Duration d) { return double(d.count()) / 1e6; }
-
-// The images the world's legitimate processes run (a rogue stage runs another).
-constexpr const char* kStageImage = "cpipe-stage";
-constexpr const char* kOrchestratorImage = "cpipe-orchestrator";
 
 // A process's attestation on the world's platform: its provider, and the verifier its peers'
 // evidence goes through. An SNP verifier admits exactly the legitimate images (it fails closed);
@@ -64,236 +51,6 @@ double platform_attest_ms(const std::string& platform) {
   if (platform == "sev-snp") return to_ms(SimSnpOptions{}.latency);
   if (platform == "local") return 1.0;
   return to_ms(SimNitroOptions{}.latency);
-}
-
-std::string stamp(runtime::MonoTime t) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "t=%.3fms", double(t.ns) / 1e6);
-  return buf;
-}
-
-// A StageModel decorator: counts forward passes (to kill a stage at a chosen point) and keeps
-// the first bytes of a few outputs (to probe the host's recording for activations and logits).
-class TappedModel final : public pipeline::StageModel {
- public:
-  explicit TappedModel(std::unique_ptr<pipeline::StageModel> inner) : inner_(std::move(inner)) {}
-  std::function<void(int forwards)> on_forward;
-  std::vector<Bytes> samples;
-
-  pipeline::StageShape shape() const override { return inner_->shape(); }
-  Result<std::unique_ptr<pipeline::StageSequence>> new_sequence(int64_t capacity) override {
-    return inner_->new_sequence(capacity);
-  }
-  Result<std::span<const float>> forward_tokens(pipeline::StageSequence& seq,
-                                                std::span<const int32_t> tokens) override {
-    return note(inner_->forward_tokens(seq, tokens));
-  }
-  Result<std::span<const float>> forward_hidden(pipeline::StageSequence& seq,
-                                                std::span<const float> hidden) override {
-    return note(inner_->forward_hidden(seq, hidden));
-  }
-  const std::vector<std::string>& weight_hashes() const override { return inner_->weight_hashes(); }
-
- private:
-  Result<std::span<const float>> note(Result<std::span<const float>> out) {
-    ++forwards_;
-    if (out.ok() && samples.size() < 4) {
-      auto* p = reinterpret_cast<const uint8_t*>(out->data());
-      samples.emplace_back(p, p + std::min<size_t>(out->size_bytes(), 64));
-    }
-    if (on_forward) on_forward(forwards_);
-    return out;
-  }
-  std::unique_ptr<pipeline::StageModel> inner_;
-  int forwards_ = 0;
-};
-
-struct StageProcess {
-  sim::SimNode* node = nullptr;
-  runtime::Env env;
-  std::unique_ptr<TappedModel> model;  // plaintext; sealed models come with each boot
-  SimAttestation attestation;
-  std::function<void(int forwards)> on_forward;
-  SimStageBootSpec boot_spec;
-  std::vector<std::unique_ptr<SimStageBooting>> boots;  // one per incarnation
-  std::vector<TappedModel*> tapped;                     // every model this stage ran
-  // Every incarnation stays alive until the world is gone (its tasks may still be suspended);
-  // the live one is last.
-  std::vector<std::unique_ptr<pipeline::Stage>> incarnations;
-  bool restart_pending = false;  // killed, and its host restarts it later
-};
-
-struct World {
-  SimPipelineOptions opt;
-  sim::SimWorld* sim = nullptr;
-  pipeline::Manifest manifest;
-  std::vector<StageProcess> stages;
-  sim::SimNode* client = nullptr;
-  runtime::Env client_env;
-  SimAttestation client_attestation;
-  std::unique_ptr<pipeline::Orchestrator> orchestrator;
-  SimPipelineReport report;
-  std::vector<std::unique_ptr<Bytes>> plaintexts;  // for the host probe
-  int sessions_left = 0;
-  std::optional<runtime::Oneshot<bool>> all_done;
-  std::optional<runtime::MonoTime> killed_at;
-  std::unique_ptr<SimFaultInjector> injector;
-  std::unique_ptr<SimKeyDelivery> delivery;  // sealed
-
-  void note(const std::string& who, const std::string& what) {
-    report.timeline.push_back(stamp(sim->now()) + " " + who + ": " + what);
-  }
-};
-
-Status start_stage(World* w, int i) {
-  StageProcess& p = w->stages[size_t(i)];
-  pipeline::StageConfig c;
-  c.manifest = w->manifest;
-  c.stage_idx = uint32_t(i);
-  c.channel.provider = p.attestation.provider.get();
-  c.channel.verifier = p.attestation.verifier.get();
-  c.cost_per_layer_token = from_ms(w->opt.cost_per_layer_token_ms);
-  auto booting = prepare_stage_boot(p.boot_spec, p.env);
-  if (booting->signer) {
-    c.receipt_signer = booting->signer.get();
-    const auto& key = booting->signer->key().public_key();
-    c.receipt_public_key.assign(key.begin(), key.end());
-  }
-  auto stage = std::make_unique<pipeline::Stage>(p.env, std::move(c), w->opt.sealed ? nullptr : p.model.get());
-  CPIPE_RETURN_IF_ERROR(stage->start());
-  start_stage_boot(*p.node, p.env, p.boot_spec, *stage, *booting);
-  p.boots.push_back(std::move(booting));
-  p.incarnations.push_back(std::move(stage));
-  return Status::Ok();
-}
-
-void kill_stage(World* w, int i, double restart_after_ms) {
-  StageProcess& p = w->stages[size_t(i)];
-  if (p.incarnations.empty() || p.incarnations.back()->killed()) return;
-  p.incarnations.back()->kill();
-  // Its sockets die with it: a cold start in flight (KMS, S3 through the proxy) ends there.
-  if (w->delivery) w->delivery->process_died(i);
-  w->killed_at = w->sim->now();
-  w->note(p.node->name(), "killed (process died)");
-  if (restart_after_ms < 0) return;
-  p.restart_pending = true;
-  w->sim->start_timer(p.node->name(), from_ms(restart_after_ms), [w, i] {
-    w->stages[size_t(i)].restart_pending = false;
-    Status st = start_stage(w, i);
-    w->note(w->stages[size_t(i)].node->name(),
-            st.ok() ? "restarted; it will attest again" : "restart failed: " + st.to_string());
-  });
-}
-
-// The report slots session `s` runs, in order: its workload items, or `requests` in a row.
-std::vector<size_t> session_slots(const World* w, int s) {
-  std::vector<size_t> slots;
-  if (w->opt.workload.empty()) {
-    for (int r = 0; r < w->opt.requests; ++r) slots.push_back(size_t(s) * size_t(w->opt.requests) + size_t(r));
-  } else {
-    for (size_t i = 0; i < w->opt.workload.size(); ++i)
-      if (w->opt.workload[i].session == s) slots.push_back(i);
-  }
-  return slots;
-}
-
-Task<void> run_session(World* w, int session) {
-  std::vector<size_t> slots = session_slots(w, session);
-  for (size_t r = 0; r < slots.size(); ++r) {
-    pipeline::GenerateRequest req;
-    if (w->opt.workload.empty()) {
-      req.prompt = w->opt.prompts.empty() ? w->opt.prompt : w->opt.prompts[r % w->opt.prompts.size()];
-      req.max_new_tokens = w->opt.max_new_tokens;
-    } else {
-      const SimWorkItem& item = w->opt.workload[slots[r]];
-      req.prompt = item.prompt;
-      req.max_new_tokens = item.max_new_tokens;
-      runtime::Duration wait = from_ms(item.at_ms) - (w->sim->now() - runtime::MonoTime{0});
-      if (wait.count() > 0) co_await runtime::sleep_for(w->client->clock(), wait);
-    }
-    req.keep_logits = w->opt.keep_logits;
-    auto result = co_await w->orchestrator->generate(std::move(req));
-    const size_t first_slot = slots[r];
-    SimPipelineRequest& out = w->report.requests[first_slot];
-    if (result.ok()) {
-      out.tokens = result->tokens;
-      out.logits = std::move(result->logits);
-      out.token_ms = result->token_ms;
-      out.attempts = result->attempts;
-      out.receipt = result->receipt;
-      out.status = out.code = "OK";
-    } else {
-      out.status = result.status().to_string();
-      out.code = std::string(result.status().code_name());
-    }
-    w->note("orchestrator", "request " + std::to_string(first_slot) + ": " + out.status +
-                                " (" + std::to_string(out.tokens.size()) + " tokens)");
-  }
-  if (--w->sessions_left == 0) w->all_done->set(true);
-}
-
-// The orchestrator connects once every stage's first boot is over (cold starts finished or
-// failed: a failed stage refuses init with its error).
-Task<void> wait_for_boots(World* w) {
-  // A boot that never ends (it should not: every cold-start step has a deadline) stops being
-  // waited for after a minute; its stage then refuses init ("no model loaded").
-  for (int waited_ms = 0; waited_ms < 60000; ++waited_ms) {
-    // A stage killed while booting (a kill during its KMS call) boots again once restarted.
-    bool pending = false;
-    for (const StageProcess& p : w->stages) {
-      pending = pending || p.restart_pending;
-      for (const auto& b : p.boots) pending = pending || !b->done;
-    }
-    if (!pending) break;
-    co_await runtime::sleep_for(w->client->clock(), std::chrono::milliseconds(1));
-  }
-  for (size_t i = 0; i < w->stages.size(); ++i) {
-    const auto& b = *w->stages[i].boots.back();
-    if (!b.needed) continue;
-    w->note(w->stages[i].node->name(),
-            b.result.ok() ? (w->opt.sealed ? "cold start done: " + b.result->timings.to_json() : "booted: receipt key attested")
-                          : "boot failed, refusing to serve: " + b.result.status().to_string());
-  }
-}
-
-Task<void> run_client(World* w) {
-  co_await wait_for_boots(w);
-  Status st = co_await w->orchestrator->start();
-  w->report.setup_ms = double(w->sim->now().ns) / 1e6;
-  if (!st.ok()) {
-    w->note("orchestrator", "pipeline set-up failed: " + st.to_string());
-    for (auto& r : w->report.requests) {
-      r.status = st.to_string();
-      r.code = std::string(st.code_name());
-    }
-    co_await w->orchestrator->shutdown();
-    co_return;
-  }
-  const auto& ev = w->orchestrator->stage_evidence();
-  if (!ev.empty()) w->report.stage_platform = ev.front().platform;
-  w->note("orchestrator", "pipeline ready: " + std::to_string(w->stages.size()) +
-                              " stages attested (" + w->report.stage_platform + "), data chain up");
-  int sessions = w->opt.concurrency;
-  if (!w->opt.workload.empty()) {
-    sessions = 0;
-    for (const SimWorkItem& item : w->opt.workload) sessions = std::max(sessions, item.session + 1);
-  }
-  w->sessions_left = sessions;
-  w->all_done.emplace(*w->client);
-  for (int s = 0; s < sessions; ++s) runtime::spawn(*w->client, run_session(w, s));
-  co_await *w->all_done;
-  w->report.work_done_ms = to_ms(w->sim->now() - runtime::MonoTime{0});
-  if (w->opt.receipts) {
-    // Every release has gone round the chain (receipts wait for it): what do stages still hold?
-    co_await runtime::sleep_for(w->client->clock(), std::chrono::milliseconds(20));
-    for (const StageProcess& p : w->stages)
-      if (!p.incarnations.empty() && !p.incarnations.back()->killed()) {
-        const auto& st = p.incarnations.back()->stats();
-        w->report.held_at_end += st.active_requests + st.receipt_records;
-      }
-  }
-  co_await w->orchestrator->shutdown();
-  w->note("orchestrator", "shut down");
 }
 
 Result<pipeline::Manifest> make_manifest(const SimPipelineOptions& opt, const model::Gpt2Config& config,
@@ -331,99 +88,6 @@ Result<pipeline::Manifest> make_manifest(const SimPipelineOptions& opt, const mo
   vo.model = pipeline::ModelShape{config.n_layer, config.n_embd, config.n_positions};
   CPIPE_RETURN_IF_ERROR(pipeline::validate_manifest(m, vo));
   return m;
-}
-
-// Sealed delivery (SimKms, SimS3, the host's proxy) and every stage's boot plan.
-Status setup_delivery(World* w, sim::SimWorld& sim, sim::SimNode& host, const model::Gpt2Config& config) {
-  const SimPipelineOptions& opt = w->opt;
-  (void)config;
-  if (!opt.sealed && !opt.receipts) return Status::Ok();  // nothing to boot: stages start with the model
-  CPIPE_ASSIGN_OR_RETURN(keys::Manifest files, model_dir_manifest(opt.model_dir));
-  w->report.sealed = opt.sealed;
-  w->report.model_id = "gpt2-sim";
-  w->report.model_version = "1";
-  w->report.model_hash = files.hash();
-  // The simulated Nitro root every enclave's documents chain to (SimKms pins it; receipt
-  // verifiers are handed it as PEM). The stages' providers may be wrapped for fault
-  // injection, so a SimNsm of the same PKI seed names it.
-  CPIPE_ASSIGN_OR_RETURN(SimAttestation probe, make_sim_nitro(host.clock(), SimNitroOptions{}));
-  const Bytes root = static_cast<sim::SimNsm*>(probe.provider.get())->root_der();
-  CPIPE_ASSIGN_OR_RETURN(w->report.receipt_evidence_root_pem, sim::certificate_der_to_pem(root));
-  if (opt.sealed) {
-    SimDeliveryOptions d;
-    d.model_dir = opt.model_dir;
-    d.model_id = w->report.model_id;
-    d.model_version = w->report.model_version;
-    d.chunk_size = opt.chunk_size;
-    d.admitted_image = opt.kms_policy_mismatch ? "cpipe-stage-v2" : "cpipe-stage";
-    d.kms_throttle = opt.kms_throttle;
-    d.corrupt_chunk = opt.corrupt_chunk;
-    d.seed = opt.seed;
-    CPIPE_ASSIGN_OR_RETURN(w->delivery, SimKeyDelivery::create(host, sim.add_node("kms", {.host = "kms"}),
-                                                               sim.add_node("s3", {.host = "s3"}), d, root));
-    if (w->delivery->manifest_hash() != w->report.model_hash)
-      return make_error(ErrorCode::INTERNAL, "sealed manifest hash differs from the model directory's");
-  }
-  for (size_t i = 0; i < w->stages.size(); ++i) {
-    SimStageBootSpec& spec = w->stages[i].boot_spec;
-    spec.attestation = &w->stages[i].attestation;
-    spec.delivery = w->delivery.get();
-    spec.stage = int(i);
-    spec.sign_receipts = opt.receipts && i == 0;
-    spec.signer.model_id = w->report.model_id;
-    spec.signer.model_version = w->report.model_version;
-    spec.signer.model_hash = w->report.model_hash;
-    spec.signer.policy_version = "cpipe-sim-1";
-    spec.signer.security_mode = "evaluation";  // simulated hardware: never production receipts
-  }
-  return Status::Ok();
-}
-
-// Boots, key-delivery counters and the receipt evidence into the report.
-void report_boots(World* w) {
-  SimPipelineReport& rep = w->report;
-  for (size_t i = 0; i < w->stages.size(); ++i)
-    for (const auto& b : w->stages[i].boots) {
-      if (!b->needed) continue;
-      SimStageBoot out;
-      out.stage = int(i);
-      if (!b->done) {
-        out.status = out.code = "pending";
-      } else if (b->result.ok()) {
-        out.status = out.code = "OK";
-        out.timings = b->result->timings;
-        out.stats = b->result->stats;
-      } else {
-        out.status = b->result.status().to_string();
-        out.code = std::string(b->result.status().code_name());
-      }
-      rep.boots.push_back(out);
-    }
-  if (w->delivery) {
-    SimDeliveryStats d = w->delivery->stats();
-    rep.kms_requests = d.kms_requests;
-    rep.kms_throttled = d.kms_throttled;
-    rep.kms_denied = d.kms_denied;
-    rep.kms_retries = d.kms_retries;
-    rep.s3_gets = d.s3_gets;
-    rep.s3_retries = d.s3_retries;
-    rep.host_tampered_bytes = d.tampered_bytes;
-    rep.sealed_size = d.sealed_size;
-    w->delivery->stop();
-  }
-  if (!w->stages.empty())
-    for (const auto& b : w->stages[0].boots)
-      if (b->signer && b->done && b->result.ok())
-        rep.receipt_signers.push_back({b->result->evidence.document, b->result->verified.timestamp_ms});
-  if (!w->stages.empty() && !w->stages[0].boots.empty()) {
-    const SimStageBooting& b = *w->stages[0].boots.back();
-    if (b.signer && b.done && b.result.ok()) {
-      rep.receipt_evidence = b.result->evidence.document;
-      rep.receipt_evidence_time_ms = b.result->verified.timestamp_ms;
-      const auto& key = b.signer->key().public_key();
-      rep.receipt_public_key.assign(key.begin(), key.end());
-    }
-  }
 }
 
 void add_relay(World* w, sim::SimNode& host, runtime::Env& env, std::vector<std::unique_ptr<pipeline::ByteRelay>>& relays,
