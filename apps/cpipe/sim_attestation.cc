@@ -84,6 +84,11 @@ Result<SimAttestation> make_sim_snp(runtime::Clock& clock, const SimSnpOptions& 
   vc.policy.expected_product = attest::snp::Product::kMilan;
   vc.policy.required_signing_key = attest::snp::SigningKey::kVcek;
   vc.policy.max_vmpl = 0;
+  // Every simulated SNP verifier of this thread shares one memo of VCEK parsing and chain checks:
+  // the simulated AMD PKI's chains repeat across handshakes and across the runs of a seed sweep
+  // (amd_chain_cache.h; the answers are those of the uncached checks, so traces do not change).
+  thread_local auto chain_cache = std::make_shared<attest::snp::AmdChainCache>();
+  vc.chain_cache = chain_cache;
   for (const std::string& peer : options.peer_images)
     vc.policy.allowed_measurements.push_back(sim::sim_guest_measurement(sim_guest_image(peer)));
   SimAttestation a;

@@ -197,34 +197,9 @@ TEST(SnpSynthetic, Pkcs1LinksAreRejected) {
 }
 
 Bytes make_crl(EVP_PKEY* issuer_key, const std::string& issuer_cn, std::optional<long> revoked_serial) {
-  X509_CRL* crl = X509_CRL_new();
-  X509_CRL_set_version(crl, 1);
-  X509_NAME* iss = X509_NAME_new();
-  X509_NAME_add_entry_by_txt(iss, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(issuer_cn.c_str()), -1, -1, 0);
-  X509_CRL_set_issuer_name(crl, iss);
-  X509_NAME_free(iss);
-  ASN1_TIME* last = ASN1_TIME_set(nullptr, time_t(kAt / 1000 - kDay));
-  ASN1_TIME* next = ASN1_TIME_set(nullptr, time_t(kAt / 1000 + kDay));
-  X509_CRL_set1_lastUpdate(crl, last);
-  X509_CRL_set1_nextUpdate(crl, next);
-  if (revoked_serial) {
-    X509_REVOKED* rev = X509_REVOKED_new();
-    ASN1_INTEGER* serial = ASN1_INTEGER_new();
-    ASN1_INTEGER_set(serial, *revoked_serial);
-    X509_REVOKED_set_serialNumber(rev, serial);
-    X509_REVOKED_set_revocationDate(rev, last);
-    X509_CRL_add0_revoked(crl, rev);
-    ASN1_INTEGER_free(serial);
-  }
-  ASN1_TIME_free(last);
-  ASN1_TIME_free(next);
-  sign_with(issuer_key, true, [&](EVP_MD_CTX* ctx) { return X509_CRL_sign_ctx(crl, ctx); });
-  unsigned char* buf = nullptr;
-  int n = i2d_X509_CRL(crl, &buf);
-  Bytes out(buf, buf + n);
-  OPENSSL_free(buf);
-  X509_CRL_free(crl);
-  return out;
+  auto crl = sim::make_amd_crl(issuer_key, issuer_cn, revoked_serial, kAt / 1000 - kDay, kAt / 1000 + kDay);
+  EXPECT_TRUE(crl.ok()) << crl.status().to_string();
+  return crl.ok() ? *crl : Bytes{};
 }
 
 TEST(SnpSynthetic, RevocationByArkAndAskCrls) {

@@ -313,4 +313,47 @@ Result<SimAmdPki> make_sim_amd_pki(ByteSpan seed, int64_t not_before_ms, int64_t
   return pki;
 }
 
+Result<Bytes> make_amd_crl(EVP_PKEY* key, const std::string& issuer_cn, std::optional<int64_t> revoked, int64_t last_s,
+                           int64_t next_s) {
+  X509_CRL* crl = X509_CRL_new();
+  X509_CRL_set_version(crl, 1);
+  X509_NAME* iss = X509_NAME_new();
+  X509_NAME_add_entry_by_txt(iss, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(issuer_cn.c_str()),
+                             -1, -1, 0);
+  X509_CRL_set_issuer_name(crl, iss);
+  X509_NAME_free(iss);
+  ASN1_TIME* last = ASN1_TIME_set(nullptr, time_t(last_s));
+  ASN1_TIME* next = ASN1_TIME_set(nullptr, time_t(next_s));
+  X509_CRL_set1_lastUpdate(crl, last);
+  X509_CRL_set1_nextUpdate(crl, next);
+  if (revoked) {
+    X509_REVOKED* rev = X509_REVOKED_new();
+    ASN1_INTEGER* serial = ASN1_INTEGER_new();
+    ASN1_INTEGER_set_int64(serial, *revoked);
+    X509_REVOKED_set_serialNumber(rev, serial);
+    X509_REVOKED_set_revocationDate(rev, last);
+    X509_CRL_add0_revoked(crl, rev);
+    ASN1_INTEGER_free(serial);
+  }
+  ASN1_TIME_free(last);
+  ASN1_TIME_free(next);
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EVP_PKEY_CTX* pctx = nullptr;
+  bool signed_ok = EVP_DigestSignInit(ctx, &pctx, EVP_sha384(), nullptr, key) == 1 &&
+                   EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) > 0 &&
+                   EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 48) > 0 &&
+                   EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha384()) > 0 && X509_CRL_sign_ctx(crl, ctx) > 0;
+  EVP_MD_CTX_free(ctx);
+  if (!signed_ok) {
+    X509_CRL_free(crl);
+    return ssl_fail("signing a CRL");
+  }
+  unsigned char* buf = nullptr;
+  int n = i2d_X509_CRL(crl, &buf);
+  Bytes out(buf, buf + n);
+  OPENSSL_free(buf);
+  X509_CRL_free(crl);
+  return out;
+}
+
 }  // namespace cpipe::sim

@@ -45,6 +45,12 @@ struct AmdCertSpec {
 // A DER certificate; deterministic (see above).
 Result<Bytes> make_amd_certificate(const AmdCertSpec& spec);
 
+// A CRL (DER) issued by `issuer_cn`, signed RSA-PSS/SHA-384 (salt 48) by `issuer_key`, valid
+// [last_update_s, next_update_s], revoking `revoked_serial` when given. For tests of revocation:
+// the PSS salt is OpenSSL's random one, so unlike the certificates it is not byte-identical.
+Result<Bytes> make_amd_crl(EVP_PKEY* issuer_key, const std::string& issuer_cn, std::optional<int64_t> revoked_serial,
+                           int64_t last_update_s, int64_t next_update_s);
+
 // TCB security patch levels, as a VCEK's extensions and a report's TCB_VERSION carry them.
 struct AmdTcb {
   uint8_t bl = 3, tee = 0, snp = 8, ucode = 115;

@@ -1,33 +1,18 @@
 // The chain-check memo (nitro_chain_cache.h).
 #include "core/attest/nitro/nitro_chain_cache.h"
 
-#include "core/crypto/hash.h"
+#include "core/attest/memo_key.h"
 
 namespace cpipe::attest::nitro {
-namespace {
-
-void put_u64(Bytes& out, uint64_t v) {
-  for (int i = 0; i < 8; ++i) out.push_back(uint8_t(v >> (8 * i)));
-}
-
-void put_bytes(Bytes& out, ByteSpan b) {
-  put_u64(out, b.size());
-  out.insert(out.end(), b.begin(), b.end());
-}
-
-}  // namespace
 
 Result<ChainResult> NitroChainCache::verify(ByteSpan root_der, const std::vector<Bytes>& cabundle,
                                             ByteSpan leaf_der, int64_t at_unix_ms) {
-  // Length-prefixed fields, so different inputs never encode alike; the time as OpenSSL sees it.
-  Bytes in;
-  put_bytes(in, root_der);
-  put_u64(in, cabundle.size());
-  for (const Bytes& c : cabundle) put_bytes(in, c);
-  put_bytes(in, leaf_der);
-  put_u64(in, uint64_t(at_unix_ms / 1000));
-  Bytes digest = crypto::sha256(in);
-  std::string key(digest.begin(), digest.end());
+  // Every input, and the time as OpenSSL sees it.
+  MemoKey k;
+  k.add(root_der).add(uint64_t(cabundle.size()));
+  for (const Bytes& c : cabundle) k.add(c);
+  k.add(leaf_der).add(uint64_t(at_unix_ms / 1000));
+  std::string key = k.digest();
   if (auto it = entries_.find(key); it != entries_.end()) {
     ++hits_;
     return it->second;

@@ -164,9 +164,9 @@ Result<runtime::VerifiedEvidence> SnpAttestationVerifier::verify(const runtime::
         certs.chain_pem = chain;
       }
     }
-    result = verify_report(ext.report, certs, config_.policy, ctx.now_unix_ms);
+    result = verify_report(ext.report, certs, config_.policy, ctx.now_unix_ms, config_.chain_cache.get());
   } else if (evidence.platform == "azure-sev-snp") {
-    result = verify_azure_hcl(evidence.document, certs, config_.policy, ctx.now_unix_ms);
+    result = verify_azure_hcl(evidence.document, certs, config_.policy, ctx.now_unix_ms, config_.chain_cache.get());
   } else {
     return make_error(ErrorCode::ATTEST_BAD_FORMAT, "platform \"" + evidence.platform + "\" is not " +
                                                         config_.platform + " or azure-sev-snp");

@@ -4,10 +4,12 @@
 // the vTPM "user-data", which the HCL puts into the runtime data the report hashes).
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include "core/attest/snp/amd_chain_cache.h"
 #include "core/attest/snp/snp_verifier.h"
 #include "core/base/bytes.h"
 #include "core/runtime/attestation.h"
@@ -44,6 +46,9 @@ struct SnpVerifierConfig {
   // The production default fails closed: a verifier without pinned measurements rejects every
   // report unless this is set (development only; it shows in every VerifiedEvidence).
   bool allow_any_measurement = false;
+  // Optional memo of VCEK parsing and AMD chain checks (amd_chain_cache.h), shared by the
+  // verifiers of one thread (verify() is const; the memo is not part of the verifier's state).
+  std::shared_ptr<AmdChainCache> chain_cache;
 };
 
 class SnpAttestationVerifier final : public runtime::AttestationVerifier {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/attest/snp/amd_certs.h"
+#include "core/attest/snp/amd_chain_cache.h"
 #include "core/attest/snp/hcl_report.h"
 #include "core/crypto/ecdsa.h"
 
@@ -111,12 +112,13 @@ Status check_policy(const Report& r, const TcbVersion& tcb, SigningKey key, cons
 }
 
 Result<SnpVerification> verify_parsed(Report report, const SnpCerts& certs, const SnpPolicy& policy,
-                                      int64_t at_ms) {
+                                      int64_t at_ms, AmdChainCache* cache) {
   if (report.signing_key == SigningKey::kNone) {
     return make_error(ErrorCode::ATTEST_SIGNATURE_INVALID, "report says it is not signed (signing_key 7)");
   }
   CPIPE_ASSIGN_OR_RETURN(LoadedCerts loaded, load(certs));
-  CPIPE_ASSIGN_OR_RETURN(SigningCertInfo info, parse_signing_cert(loaded.leaf));
+  CPIPE_ASSIGN_OR_RETURN(SigningCertInfo info,
+                         cache ? cache->parse_signing_cert(loaded.leaf) : parse_signing_cert(loaded.leaf));
   if (info.kind != report.signing_key) {
     return make_error(ErrorCode::ATTEST_SIGNATURE_INVALID,
                       "report says it is signed by a " + std::string(signing_key_name(report.signing_key)) +
@@ -140,7 +142,7 @@ Result<SnpVerification> verify_parsed(Report report, const SnpCerts& certs, cons
   chain.root_override_der = std::move(loaded.root_override);
   chain.crls = certs.crls;
   chain.at_unix_ms = at_ms;
-  CPIPE_ASSIGN_OR_RETURN(ChainResult chain_result, verify_amd_chain(chain));
+  CPIPE_ASSIGN_OR_RETURN(ChainResult chain_result, cache ? cache->verify_chain(chain) : verify_amd_chain(chain));
 
   Status sig = crypto::ecdsa_verify(crypto::EcCurve::kP384, info.public_key_spki, report.signed_bytes(),
                                     report.signature_p1363, crypto::SigFormat::kP1363);
@@ -210,21 +212,21 @@ nlohmann::ordered_json cert_json(const CertSummary& c) {
 }  // namespace
 
 Result<SnpVerification> verify_report(ByteSpan report, const SnpCerts& certs, const SnpPolicy& policy,
-                                      std::optional<int64_t> at_unix_ms) {
+                                      std::optional<int64_t> at_unix_ms, AmdChainCache* cache) {
   if (!at_unix_ms) return make_error(ErrorCode::ATTEST_NO_TIME, "no verification time given");
   CPIPE_ASSIGN_OR_RETURN(Report parsed, parse_report(report));
-  CPIPE_ASSIGN_OR_RETURN(SnpVerification v, verify_parsed(std::move(parsed), certs, policy, *at_unix_ms));
+  CPIPE_ASSIGN_OR_RETURN(SnpVerification v, verify_parsed(std::move(parsed), certs, policy, *at_unix_ms, cache));
   TcbVersion tcb = v.reported_tcb;
   CPIPE_RETURN_IF_ERROR(check_policy(v.report, tcb, v.signing_key, policy));
   return v;
 }
 
 Result<SnpVerification> verify_azure_hcl(ByteSpan hcl, const SnpCerts& certs, const SnpPolicy& policy,
-                                         std::optional<int64_t> at_unix_ms) {
+                                         std::optional<int64_t> at_unix_ms, AmdChainCache* cache) {
   if (!at_unix_ms) return make_error(ErrorCode::ATTEST_NO_TIME, "no verification time given");
   CPIPE_ASSIGN_OR_RETURN(HclReport h, parse_hcl_report(hcl));
   CPIPE_ASSIGN_OR_RETURN(Report parsed, parse_report(h.snp_report));
-  CPIPE_ASSIGN_OR_RETURN(SnpVerification v, verify_parsed(std::move(parsed), certs, policy, *at_unix_ms));
+  CPIPE_ASSIGN_OR_RETURN(SnpVerification v, verify_parsed(std::move(parsed), certs, policy, *at_unix_ms, cache));
   // The runtime data is only as trustworthy as its hash in the signed report_data; the rest of
   // report_data must be zero so that the 64 bytes have exactly one meaning.
   Bytes hash = hcl_runtime_data_hash(h);
@@ -243,9 +245,9 @@ Result<SnpVerification> verify_azure_hcl(ByteSpan hcl, const SnpCerts& certs, co
 }
 
 Result<SnpVerification> verify(std::string_view platform, ByteSpan evidence, const SnpCerts& certs,
-                               const SnpPolicy& policy, std::optional<int64_t> at_unix_ms) {
-  if (platform == "sev-snp") return verify_report(evidence, certs, policy, at_unix_ms);
-  if (platform == "azure-sev-snp") return verify_azure_hcl(evidence, certs, policy, at_unix_ms);
+                               const SnpPolicy& policy, std::optional<int64_t> at_unix_ms, AmdChainCache* cache) {
+  if (platform == "sev-snp") return verify_report(evidence, certs, policy, at_unix_ms, cache);
+  if (platform == "azure-sev-snp") return verify_azure_hcl(evidence, certs, policy, at_unix_ms, cache);
   return make_error(ErrorCode::INVALID_ARGUMENT, "unknown SEV-SNP platform \"" + std::string(platform) + "\"");
 }
 

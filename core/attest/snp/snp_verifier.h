@@ -70,18 +70,25 @@ struct SnpVerification {
   std::optional<std::string> runtime_data_hash;  // "sha256" | "sha384" | "sha512"
 };
 
+class AmdChainCache;
+
 // Verifies a raw 1184-byte report. at_unix_ms is required (ATTEST_NO_TIME otherwise).
+// `cache` (optional, amd_chain_cache.h) memoizes the VCEK parsing and the AMD chain check; the
+// answer is the same with or without it.
 Result<SnpVerification> verify_report(ByteSpan report, const SnpCerts& certs,
-                                      const SnpPolicy& policy, std::optional<int64_t> at_unix_ms);
+                                      const SnpPolicy& policy, std::optional<int64_t> at_unix_ms,
+                                      AmdChainCache* cache = nullptr);
 
 // Verifies an Azure vTPM HCL report (the NV index blob; zero padding after it is allowed).
 Result<SnpVerification> verify_azure_hcl(ByteSpan hcl, const SnpCerts& certs,
                                          const SnpPolicy& policy,
-                                         std::optional<int64_t> at_unix_ms);
+                                         std::optional<int64_t> at_unix_ms,
+                                         AmdChainCache* cache = nullptr);
 
 // Dispatches on the platform name: "sev-snp" or "azure-sev-snp" (INVALID_ARGUMENT otherwise).
 Result<SnpVerification> verify(std::string_view platform, ByteSpan evidence, const SnpCerts& certs,
-                               const SnpPolicy& policy, std::optional<int64_t> at_unix_ms);
+                               const SnpPolicy& policy, std::optional<int64_t> at_unix_ms,
+                               AmdChainCache* cache = nullptr);
 
 // JSON summary: platform, version, product, signing_key, measurement, report_data, host_data,
 // chip_id, vmpl, guest_svn, policy (decoded bits), platform_info, reported/current/committed/
