@@ -228,17 +228,7 @@ Result<SimNitroPki> make_pki_uncached(ByteSpan seed, int64_t not_before_ms, int6
 }  // namespace
 
 Result<SimNitroPki> make_sim_nitro_pki(ByteSpan seed, int64_t not_before_ms, int64_t not_after_ms) {
-  thread_local std::map<std::string, SimNitroPki> memo;
-  Bytes in;
-  put_memo_field(in, seed);
-  put_memo_field(in, not_before_ms);
-  put_memo_field(in, not_after_ms);
-  std::string key(in.begin(), in.end());
-  if (auto it = memo.find(key); it != memo.end()) return it->second;
-  CPIPE_ASSIGN_OR_RETURN(SimNitroPki pki, make_pki_uncached(seed, not_before_ms, not_after_ms));
-  if (memo.size() > 64) memo.clear();
-  memo.emplace(std::move(key), pki);
-  return pki;
+  return memoized_pki<SimNitroPki>(seed, not_before_ms, not_after_ms, make_pki_uncached);
 }
 
 namespace {

@@ -300,17 +300,7 @@ Result<SimAmdPki> make_pki_uncached(ByteSpan seed, int64_t not_before_ms, int64_
 }  // namespace
 
 Result<SimAmdPki> make_sim_amd_pki(ByteSpan seed, int64_t not_before_ms, int64_t not_after_ms) {
-  thread_local std::map<std::string, SimAmdPki> memo;
-  Bytes in;
-  put_memo_field(in, seed);
-  put_memo_field(in, not_before_ms);
-  put_memo_field(in, not_after_ms);
-  std::string key(in.begin(), in.end());
-  if (auto it = memo.find(key); it != memo.end()) return it->second;
-  CPIPE_ASSIGN_OR_RETURN(SimAmdPki pki, make_pki_uncached(seed, not_before_ms, not_after_ms));
-  if (memo.size() > 64) memo.clear();
-  memo.emplace(std::move(key), pki);
-  return pki;
+  return memoized_pki<SimAmdPki>(seed, not_before_ms, not_after_ms, make_pki_uncached);
 }
 
 Result<Bytes> make_amd_crl(EVP_PKEY* key, const std::string& issuer_cn, std::optional<int64_t> revoked, int64_t last_s,
