@@ -6,6 +6,7 @@
 // writes the measured costs in the scenario format (cost_recorder.h).
 #include <memory>
 
+#include "apps/cpipe/client_flags.h"
 #include "apps/cpipe/command_registry.h"
 #include "apps/cpipe/cost_recorder.h"
 #include "apps/cpipe/local_pipeline.h"
@@ -15,11 +16,8 @@ namespace cpipe::cli {
 namespace {
 
 struct Options {
-  std::string manifest_path, model_dir, tokenizer_dir, prompt, prompt_ids, latency_out, record_costs;
-  int max_tokens = 16;
-  int requests = 1;
-  int concurrency = 1;
-  bool greedy_in_last_stage = false;
+  std::string manifest_path, model_dir, record_costs;
+  ClientFlags client;
   bool json = false;
   bool verbose = false;
   double step_timeout_ms = 30000;
@@ -32,23 +30,17 @@ runtime::Duration ms(double v) { return runtime::Duration(int64_t(v * 1e6)); }
 int run(const Options& o) {
   auto manifest = load_manifest_for_model(o.manifest_path, o.model_dir);
   if (!manifest.ok()) return report_error(manifest.status(), o.json);
-  auto tokenizer = find_tokenizer(o.tokenizer_dir, o.model_dir);
-  if (!o.tokenizer_dir.empty() && !tokenizer.ok()) return report_error(tokenizer.status(), o.json);
+  auto tokenizer = find_tokenizer(o.client.tokenizer_dir, o.model_dir);
+  if (!o.client.tokenizer_dir.empty() && !tokenizer.ok()) return report_error(tokenizer.status(), o.json);
   const model::BpeTokenizer* tok = tokenizer.ok() ? tokenizer->get() : nullptr;
-  auto prompt = prompt_ids(o.prompt, o.prompt_ids, tok);
+  auto prompt = prompt_ids(o.client.prompt, o.client.prompt_ids, tok);
   if (!prompt.ok()) return report_error(prompt.status(), o.json);
 
   posix::PosixEnvOptions po;
   po.compute_threads = 1;
   po.min_event_level = o.verbose ? EventLevel::kInfo : EventLevel::kWarn;
   auto posix = posix::make_posix_env(po);
-  LocalRunOptions ro;
-  ro.manifest = *manifest;
-  ro.prompt = *prompt;
-  ro.max_new_tokens = o.max_tokens;
-  ro.requests = o.requests;
-  ro.concurrency = o.concurrency;
-  ro.greedy_in_last_stage = o.greedy_in_last_stage;
+  LocalRunOptions ro = client_run_options(o.client, *manifest, *prompt);
   ro.step_timeout = ms(o.step_timeout_ms);
   ro.recovery_timeout = ms(o.recovery_timeout_ms);
   ro.setup_timeout = ms(o.setup_timeout_ms);
@@ -58,8 +50,8 @@ int run(const Options& o) {
     LocalRunReport report = client.run(ro);
     nlohmann::ordered_json extra;
     extra["stages"] = manifest->stages.size();
-    extra["greedy_in_last_stage"] = o.greedy_in_last_stage;
-    code = print_local_run(report, *prompt, tok, o.json, o.latency_out, extra);
+    extra["greedy_in_last_stage"] = o.client.greedy_in_last_stage;
+    code = print_local_run(report, *prompt, tok, o.json, o.client.latency_out, extra);
     if (!o.record_costs.empty() && code == kExitOk) {
       // After the requests, so the measurements never disturb their latencies.
       auto costs = record_costs(*posix, *manifest, report, 8);
@@ -76,14 +68,7 @@ const CommandRegistrar kRegistrar([](CLI::App& root) {
   CLI::App* cmd = root.add_subcommand("run", "Run requests through a pipeline of stage processes (orchestrator)");
   cmd->add_option("--manifest", opt->manifest_path, "Pipeline manifest (JSON)")->required();
   cmd->add_option("--model", opt->model_dir, "Model directory (checked against the manifest; its tokenizer)")->required();
-  cmd->add_option("--tokenizer", opt->tokenizer_dir, "Tokenizer directory");
-  cmd->add_option("--prompt", opt->prompt, "Prompt text (needs a tokenizer)");
-  cmd->add_option("--prompt-ids", opt->prompt_ids, "Prompt as token ids: 464,2068,7586");
-  cmd->add_option("--max-tokens", opt->max_tokens, "Tokens to generate")->check(CLI::Range(1, 4096));
-  cmd->add_option("--requests", opt->requests, "Requests per session, one after another")->check(CLI::Range(1, 100000));
-  cmd->add_option("--concurrency", opt->concurrency, "Sessions at once")->check(CLI::Range(1, 1000));
-  cmd->add_flag("--greedy-in-last-stage", opt->greedy_in_last_stage, "The last stage picks the token (no logits back)");
-  cmd->add_option("--latency-out", opt->latency_out, "Write latency JSON here");
+  add_client_flags(cmd, opt->client);
   cmd->add_option("--record-costs", opt->record_costs, "Write the measured costs as a scenario costs: section (YAML)");
   cmd->add_option("--step-timeout-ms", opt->step_timeout_ms, "One token's round trip must finish in this");
   cmd->add_option("--recovery-timeout-ms", opt->recovery_timeout_ms, "How long a request waits for a rebuilt pipeline");

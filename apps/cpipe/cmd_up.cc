@@ -13,6 +13,7 @@
 #include <iostream>
 #include <memory>
 
+#include "apps/cpipe/client_flags.h"
 #include "apps/cpipe/command_registry.h"
 #include "apps/cpipe/local_pipeline.h"
 #include "apps/cpipe/local_sealed_stage.h"
@@ -23,13 +24,10 @@ namespace {
 
 struct Options {
   int stages = 2;
-  std::string model_dir, preset = "tiny", tokenizer_dir, prompt, prompt_ids, latency_out, manifest_out;
+  std::string model_dir, preset = "tiny", manifest_out;
+  ClientFlags client;
   int base_port = 0;
-  int max_tokens = 16;
-  int requests = 1;
-  int concurrency = 1;
   int threads = 1;
-  bool greedy_in_last_stage = false;
   bool json = false;
   bool print_commands = false;
   bool verbose = false;
@@ -48,10 +46,10 @@ nlohmann::ordered_json cold_start_of(const std::string& ready_line) {
 int run(const Options& o) {
   auto dir = resolve_model_dir(o.model_dir, o.preset);
   if (!dir.ok()) return report_error(dir.status(), o.json);
-  auto tokenizer = find_tokenizer(o.tokenizer_dir, *dir);
-  if (!o.tokenizer_dir.empty() && !tokenizer.ok()) return report_error(tokenizer.status(), o.json);
+  auto tokenizer = find_tokenizer(o.client.tokenizer_dir, *dir);
+  if (!o.client.tokenizer_dir.empty() && !tokenizer.ok()) return report_error(tokenizer.status(), o.json);
   const model::BpeTokenizer* tok = tokenizer.ok() ? tokenizer->get() : nullptr;
-  auto prompt = prompt_ids(o.prompt, o.prompt_ids, tok);
+  auto prompt = prompt_ids(o.client.prompt, o.client.prompt_ids, tok);
   if (!prompt.ok()) return report_error(prompt.status(), o.json);
 
   LocalManifestOptions mo;
@@ -89,7 +87,7 @@ int run(const Options& o) {
       std::cerr << "  " << self_executable() << " stage --manifest " << manifest_path << " --stage-idx " << i
                 << " --model " << *dir << " --threads " << o.threads << " --attestation mock-dev &\n";
     std::cerr << "  " << self_executable() << " run --manifest " << manifest_path << " --model " << *dir
-              << " --max-tokens " << o.max_tokens << "\n";
+              << " --max-tokens " << o.client.max_tokens << "\n";
   }
   std::vector<std::string> ready_lines;
   auto children = spawn_stages(so, o.stages, 60000, &ready_lines);
@@ -102,20 +100,13 @@ int run(const Options& o) {
     po.min_event_level = o.verbose ? EventLevel::kInfo : EventLevel::kWarn;
     auto posix = posix::make_posix_env(po);
     LocalClient client(*posix);
-    LocalRunOptions ro;
-    ro.manifest = *manifest;
-    ro.prompt = *prompt;
-    ro.max_new_tokens = o.max_tokens;
-    ro.requests = o.requests;
-    ro.concurrency = o.concurrency;
-    ro.greedy_in_last_stage = o.greedy_in_last_stage;
-    LocalRunReport report = client.run(ro);
+    LocalRunReport report = client.run(client_run_options(o.client, *manifest, *prompt));
     bool clean = stop_stages(*children);
     nlohmann::ordered_json extra;
     extra["stages"] = o.stages;
     extra["model_dir"] = *dir;
     extra["manifest"] = manifest_path;
-    extra["greedy_in_last_stage"] = o.greedy_in_last_stage;
+    extra["greedy_in_last_stage"] = o.client.greedy_in_last_stage;
     extra["stage_threads"] = o.threads;
     extra["stages_exited_cleanly"] = clean;
     if (o.sealed) {
@@ -125,7 +116,7 @@ int run(const Options& o) {
       for (const std::string& line : ready_lines) cold.push_back(cold_start_of(line));
       extra["cold_starts"] = cold;
     }
-    code = print_local_run(report, *prompt, tok, o.json, o.latency_out, extra);
+    code = print_local_run(report, *prompt, tok, o.json, o.client.latency_out, extra);
     if (code == kExitOk && !clean) {
       std::cerr << "cpipe: error: a stage process did not exit cleanly" << std::endl;
       code = kExitFailure;
@@ -145,16 +136,9 @@ const CommandRegistrar kRegistrar([](CLI::App& root) {
   cmd->add_option("--stages", opt->stages, "Stage processes")->check(CLI::Range(1, 64));
   cmd->add_option("--model", opt->model_dir, "Model directory (default: the synthesized --preset)");
   cmd->add_option("--preset", opt->preset, "Synthesized model when no --model: tiny or 124M");
-  cmd->add_option("--tokenizer", opt->tokenizer_dir, "Tokenizer directory");
   cmd->add_option("--base-port", opt->base_port, "First TCP port (2 per stage + 1); 0: free ports")->check(CLI::Range(0, 65000));
-  cmd->add_option("--prompt", opt->prompt, "Prompt text (needs a tokenizer)");
-  cmd->add_option("--prompt-ids", opt->prompt_ids, "Prompt as token ids: 464,2068,7586");
-  cmd->add_option("--max-tokens", opt->max_tokens, "Tokens to generate")->check(CLI::Range(1, 4096));
-  cmd->add_option("--requests", opt->requests, "Requests per session")->check(CLI::Range(1, 100000));
-  cmd->add_option("--concurrency", opt->concurrency, "Sessions at once")->check(CLI::Range(1, 1000));
   cmd->add_option("--threads", opt->threads, "Model threads per stage process")->check(CLI::Range(1, 256));
-  cmd->add_flag("--greedy-in-last-stage", opt->greedy_in_last_stage, "The last stage picks the token");
-  cmd->add_option("--latency-out", opt->latency_out, "Write latency JSON here");
+  add_client_flags(cmd, opt->client);
   cmd->add_option("--manifest-out", opt->manifest_out, "Keep the manifest here (default: a temporary file)");
   cmd->add_flag("--print-commands", opt->print_commands, "Print the equivalent stage/run commands on stderr");
   cmd->add_flag("--sealed", opt->sealed,

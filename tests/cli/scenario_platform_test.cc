@@ -7,15 +7,12 @@
 #include "apps/cpipe/scenario.h"
 #include "apps/cpipe/scenario_run.h"
 #include "apps/cpipe/sim_pipeline_session.h"
+#include "tests/cli/scenario_test_util.h"
 
 namespace cpipe::cli {
 namespace {
 
-Scenario load(const std::string& name) {
-  auto s = load_scenario(std::string(CPIPE_SOURCE_DIR) + "/scenarios/" + name);
-  EXPECT_TRUE(s.ok()) << s.status().to_string();
-  return s.ok() ? *s : Scenario{};
-}
+Scenario load(const std::string& name) { return scenario_tests::load_shipped(name); }
 
 // sev-snp-2stage.yaml without its faults, on `platform` with that platform's default latency.
 Scenario quiet_on(const std::string& platform) {
@@ -29,11 +26,7 @@ Scenario quiet_on(const std::string& platform) {
   return s;
 }
 
-std::string why(const ScenarioSeedResult& r) {
-  std::string out;
-  for (const auto& v : r.violations) out += v.invariant + ": " + v.detail + "\n";
-  return out;
-}
+std::string why(const ScenarioSeedResult& r) { return scenario_tests::violations(r); }
 
 TEST(ScenarioPlatformTest, SevSnpAndLocalGiveTheNitroAnswers) {
   auto nitro = run_scenario_seed(quiet_on("nitro"), 4);

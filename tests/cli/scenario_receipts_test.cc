@@ -7,6 +7,7 @@
 #include "apps/cpipe/scenario.h"
 #include "apps/cpipe/scenario_receipts.h"
 #include "apps/cpipe/scenario_run.h"
+#include "tests/cli/scenario_test_util.h"
 
 namespace cpipe::cli {
 namespace {
@@ -23,17 +24,9 @@ workload:
   tokens: 5
 )";
 
-Scenario parse(const std::string& yaml) {
-  auto s = parse_scenario(yaml, "receipts.yaml");
-  EXPECT_TRUE(s.ok()) << s.status().to_string();
-  return s.ok() ? *s : Scenario{};
-}
+using scenario_tests::violations;
 
-std::string violations(const ScenarioSeedResult& r) {
-  std::string out;
-  for (const auto& v : r.violations) out += v.invariant + ": " + v.detail + "\n";
-  return out;
-}
+Scenario parse(const std::string& yaml) { return scenario_tests::parse_yaml(yaml, "receipts.yaml"); }
 
 TEST(ScenarioTextPromptTest, TextIsTokenizedWithTheModelsTokenizer) {
   Scenario s = parse(kReceiptScenario);

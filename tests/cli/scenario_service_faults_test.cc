@@ -10,15 +10,15 @@
 
 #include "apps/cpipe/scenario.h"
 #include "apps/cpipe/scenario_run.h"
+#include "tests/cli/scenario_test_util.h"
 
 namespace cpipe::cli {
 namespace {
 
-Scenario shipped() {
-  auto s = load_scenario(std::string(CPIPE_SOURCE_DIR) + "/scenarios/kms-s3-errors.yaml");
-  EXPECT_TRUE(s.ok()) << s.status().to_string();
-  return s.ok() ? *s : Scenario{};
-}
+using scenario_tests::parse_error;
+using scenario_tests::violations;
+
+Scenario shipped() { return scenario_tests::load_shipped("kms-s3-errors.yaml"); }
 
 // The shipped sealed deployment with only `faults` and no expectations beyond the defaults.
 Scenario with_faults(std::vector<SimFault> faults) {
@@ -40,17 +40,6 @@ SimFault service_error(FaultKind kind, const std::string& error, int count, doub
   return f;
 }
 
-std::string violations(const ScenarioSeedResult& r) {
-  std::string why;
-  for (const auto& v : r.violations) why += v.invariant + ": " + v.detail + "\n";
-  return why;
-}
-
-std::string parse_error(const std::string& yaml) {
-  auto s = parse_scenario(yaml, "x.yaml");
-  EXPECT_FALSE(s.ok());
-  return s.ok() ? "" : s.status().to_string();
-}
 
 TEST(ServiceFaultParseTest, KindsTriggersAndErrorsReadBackAndBadOnesAreNamed) {
   Scenario a = shipped();

@@ -12,19 +12,14 @@
 #include "apps/cpipe/scenario.h"
 #include "apps/cpipe/scenario_run.h"
 #include "apps/cpipe/scenario_shrink.h"
+#include "tests/cli/scenario_test_util.h"
 
 namespace cpipe::cli {
 namespace {
 
-std::string scenario_path(const std::string& name) {
-  return std::string(CPIPE_SOURCE_DIR) + "/scenarios/" + name;
-}
-
-Scenario load(const std::string& name) {
-  auto s = load_scenario(scenario_path(name));
-  EXPECT_TRUE(s.ok()) << s.status().to_string();
-  return s.ok() ? *s : Scenario{};
-}
+using scenario_tests::parse_error;
+using scenario_tests::violations;
+Scenario load(const std::string& name) { return scenario_tests::load_shipped(name); }
 
 // A fault at a time (at_ms >= 0) or after a forward pass (after > 0); `more` sets the rest.
 SimFault fault(FaultKind kind, int stage, double at_ms, int after, double duration_ms,
@@ -39,11 +34,6 @@ SimFault fault(FaultKind kind, int stage, double at_ms, int after, double durati
   return f;
 }
 
-std::string parse_error(const std::string& yaml) {
-  auto s = parse_scenario(yaml, "x.yaml");
-  EXPECT_FALSE(s.ok());
-  return s.ok() ? "" : s.status().to_string();
-}
 
 TEST(ScenarioParseTest, ErrorsNameFileLineAndKey) {
   std::string e = parse_error("name: a\ntopology:\n  stages: 2\n  stagse: 3\n");
@@ -138,9 +128,7 @@ TEST_P(ShippedScenarioTest, PassesForSeveralSeeds) {
   for (uint64_t seed = 1; seed <= 3; ++seed) {
     auto r = run_scenario_seed(s, seed);
     ASSERT_TRUE(r.ok()) << r.status().to_string();
-    std::string why;
-    for (const auto& v : r->violations) why += v.invariant + ": " + v.detail + "\n";
-    EXPECT_TRUE(r->ok()) << GetParam() << " seed " << seed << "\n" << why;
+    EXPECT_TRUE(r->ok()) << GetParam() << " seed " << seed << "\n" << violations(*r);
     EXPECT_FALSE(r->report.trace_hash.empty());
   }
 }
@@ -225,9 +213,7 @@ TEST(ScenarioFaultTest, EachKindLeavesAMark) {
     s.faults = {c.fault};
     auto r = run_scenario_seed(s, 1);
     ASSERT_TRUE(r.ok()) << r.status().to_string();
-    std::string why;
-    for (const auto& v : r->violations) why += v.invariant + ": " + v.detail + "\n";
-    EXPECT_TRUE(r->ok()) << describe_fault(c.fault) << "\n" << why;
+    EXPECT_TRUE(r->ok()) << describe_fault(c.fault) << "\n" << violations(*r);
     EXPECT_NE(r->report.trace_hash, clean->report.trace_hash) << describe_fault(c.fault);
     if (c.breaks) EXPECT_GE(r->report.pipeline_failures, 1u) << describe_fault(c.fault);
     else EXPECT_GT(r->report.virtual_ms, clean->report.virtual_ms) << describe_fault(c.fault);
