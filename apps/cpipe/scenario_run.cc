@@ -216,11 +216,17 @@ Result<Scenario> resolve_text_prompts(const Scenario& s) {
   for (SimWorkItem& item : out.requests) {
     if (item.prompt_text.empty() || !item.prompt.empty()) continue;
     if (!tokenizer) {
+      // Loaded once per model directory and process: a sweep resolves the same prompts per seed.
+      static std::map<std::string, std::shared_ptr<const model::BpeTokenizer>> loaded;
       CPIPE_ASSIGN_OR_RETURN(std::string dir, model_dir_of(s));
-      auto found = find_tokenizer("", dir);
-      if (!found.ok())
-        return make_error(found.status().code(), "a text prompt needs the model's tokenizer: " + found.status().message());
-      tokenizer = *found;
+      if (auto it = loaded.find(dir); it != loaded.end()) {
+        tokenizer = it->second;
+      } else {
+        auto found = find_tokenizer("", dir);
+        if (!found.ok())
+          return make_error(found.status().code(), "a text prompt needs the model's tokenizer: " + found.status().message());
+        tokenizer = loaded[dir] = *found;
+      }
     }
     for (auto id : tokenizer->encode(item.prompt_text)) item.prompt.push_back(int32_t(id));
     if (item.prompt.empty()) return make_error(ErrorCode::INVALID_ARGUMENT, "the prompt '" + item.prompt_text + "' has no tokens");
